@@ -1,0 +1,80 @@
+"""Typed exceptions. Every error irbench raises on bad input derives from :class:`IrbenchError`.
+
+Each class also subclasses the builtin that fits (``ValueError``, ``FileNotFoundError``), so
+callers can catch either. Messages say what was expected, what was found, where (file and
+physical line, 1-based) and how to fix it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ComparabilityError",
+    "DuplicateEntryError",
+    "InputFormatError",
+    "IrbenchError",
+    "IrbenchWarning",
+    "MeasureError",
+    "MissingFileError",
+]
+
+
+class IrbenchError(Exception):
+    """Base class of every error irbench raises on purpose."""
+
+    exit_code: int = 2
+
+
+class InputFormatError(IrbenchError, ValueError):
+    """A qrels, run or table does not have the expected form.
+
+    Parameters
+    ----------
+    message:
+        What was expected and what was found.
+    path:
+        The file (or a description such as ``"<stdin>"`` or ``"DataFrame"``).
+    line:
+        The 1-based physical line number, when the input is a text file.
+    hint:
+        How to fix it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.path = path
+        self.line = line
+        self.hint = hint
+        self.detail = message
+        where = ""
+        if path is not None:
+            where = f"{path}:{line}: " if line is not None else f"{path}: "
+        text = f"{where}{message}"
+        if hint:
+            text += f" ({hint})"
+        super().__init__(text)
+
+
+class DuplicateEntryError(InputFormatError):
+    """The same (query, document) pair occurs twice in a run or qrels (trec_eval refuses these)."""
+
+
+class MissingFileError(IrbenchError, FileNotFoundError):
+    """An input file does not exist."""
+
+
+class MeasureError(IrbenchError, ValueError):
+    """A measure string or object could not be understood."""
+
+
+class ComparabilityError(IrbenchError, ValueError):
+    """Results computed under different conditions (qrels, query set, cutoffs) were combined."""
+
+
+class IrbenchWarning(UserWarning):
+    """Something the user should know that does not stop the evaluation (e.g. missing queries)."""
