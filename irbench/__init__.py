@@ -1,0 +1,69 @@
+"""irbench: retrieval evaluation with trec_eval's numbers, vectorised, with significance tests.
+
+Importing irbench is cheap: submodules load on first use (no downloads, no registry scans, no
+global settings).
+
+>>> import irbench
+>>> irbench.parse_measure("nDCG@10")
+Measure('nDCG@10')
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "evaluate": "irbench.engine",
+    "Evaluator": "irbench.engine",
+    "compare": "irbench.stats",
+    "read_run": "irbench.io",
+    "read_qrels": "irbench.io",
+    "write_run": "irbench.io",
+    "Measure": "irbench.measures",
+    "parse_measure": "irbench.measures",
+    "parse_measures": "irbench.measures",
+    "IrbenchError": "irbench.errors",
+    "InputFormatError": "irbench.errors",
+    "MeasureError": "irbench.errors",
+    "IrbenchWarning": "irbench.errors",
+}
+
+__all__ = [
+    "Evaluator",
+    "InputFormatError",
+    "IrbenchError",
+    "IrbenchWarning",
+    "Measure",
+    "MeasureError",
+    "__version__",
+    "compare",
+    "evaluate",
+    "parse_measure",
+    "parse_measures",
+    "read_qrels",
+    "read_run",
+    "write_run",
+]
+
+if TYPE_CHECKING:
+    from irbench.engine import Evaluator, evaluate
+    from irbench.errors import InputFormatError, IrbenchError, IrbenchWarning, MeasureError
+    from irbench.io import read_qrels, read_run, write_run
+    from irbench.measures import Measure, parse_measure, parse_measures
+    from irbench.stats import compare
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'irbench' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

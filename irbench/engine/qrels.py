@@ -1,0 +1,141 @@
+"""Qrels bound once for scoring many runs (ir_measures' evaluator idea).
+
+Binding sorts the query ids (byte order, as trec_eval prints them), encodes every judgment as an
+integer key ``query_position * n_docs + doc_position`` and keeps per-query statistics that the
+measures need (relevant counts per threshold, judged non-relevant counts, ideal gains), each
+computed lazily and cached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from irbench.engine.segments import FloatArray, IntArray, positions_in_segment
+from irbench.errors import DuplicateEntryError, InputFormatError
+
+#: Grade given to a retrieved document that is not in the qrels (trec_eval RELVALUE_NONPOOL).
+NONPOOL = -1
+#: Grade given to a retrieved document judged with a negative grade (trec_eval RELVALUE_UNJUDGED).
+UNJUDGED = -2
+
+
+@dataclass
+class BoundQrels:
+    """Qrels prepared for repeated evaluation.
+
+    Attributes
+    ----------
+    query_ids:
+        The qrels' distinct query ids in byte order; a query's position in this array is its
+        ``qpos`` everywhere in the engine.
+    """
+
+    query_ids: pa.Array
+    doc_ids: pa.Array
+    keys: IntArray  # sorted judgment keys qpos * n_docs + dpos
+    grades: IntArray  # grade of each key (original, may be negative)
+    qpos: IntArray  # query position of each key (sorted order)
+    _cache: dict[object, object] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_table(cls, qrels: pa.Table, source: str = "qrels") -> BoundQrels:
+        """Bind a table in QRELS_SCHEMA (query_id, doc_id, relevance)."""
+        if qrels.num_rows == 0:
+            raise InputFormatError("the qrels hold no judgments", path=source)
+        qcol = qrels.column("query_id").combine_chunks()
+        dcol = qrels.column("doc_id").combine_chunks()
+        query_ids = pc.take(pc.unique(qcol), pc.sort_indices(pc.unique(qcol)))
+        doc_ids = pc.unique(dcol)
+        qpos = pc.index_in(qcol, value_set=query_ids).to_numpy().astype(np.int64)
+        dpos = pc.index_in(dcol, value_set=doc_ids).to_numpy().astype(np.int64)
+        keys = qpos * np.int64(len(doc_ids)) + dpos
+        grades = np.asarray(qrels.column("relevance").to_numpy(), dtype=np.int64)
+        order = np.argsort(keys, kind="stable")
+        keys, grades, qpos = keys[order], grades[order], qpos[order]
+        dup = np.flatnonzero(keys[1:] == keys[:-1])
+        if dup.size:
+            i = int(order[dup[0] + 1])
+            raise DuplicateEntryError(
+                f"query {qcol[i].as_py()!r} judges document {dcol[i].as_py()!r} twice",
+                path=source,
+                hint="keep one judgment per (query, document) pair",
+            )
+        return cls(query_ids=query_ids, doc_ids=doc_ids, keys=keys, grades=grades, qpos=qpos)
+
+    @property
+    def num_queries(self) -> int:
+        return len(self.query_ids)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """SHA-256 of the judgments in canonical order (independent of file order and format)."""
+        import hashlib
+
+        h = hashlib.sha256()
+        h.update(np.ascontiguousarray(self.keys).tobytes())
+        h.update(np.ascontiguousarray(self.grades).tobytes())
+        for arr in (self.query_ids, self.doc_ids):
+            for buf in arr.buffers():
+                if buf is not None:
+                    h.update(memoryview(buf))
+        return h.hexdigest()
+
+    def lookup(self, qpos: IntArray, doc_ids: pa.Array | pa.ChunkedArray) -> IntArray:
+        """Grade of each (query, document) row; NONPOOL if unjudged, UNJUDGED if negative."""
+        dpos = pc.index_in(doc_ids, value_set=self.doc_ids)
+        found = pc.is_valid(dpos).to_numpy(zero_copy_only=False)
+        grades = np.full(len(qpos), NONPOOL, dtype=np.int64)
+        if not found.any():
+            return grades
+        rows = np.flatnonzero(found)
+        d = pc.take(dpos, pa.array(rows)).to_numpy().astype(np.int64)
+        keys = qpos[rows] * np.int64(len(self.doc_ids)) + d
+        at = np.searchsorted(self.keys, keys)
+        at_clip = np.minimum(at, self.keys.size - 1)
+        hit = self.keys[at_clip] == keys
+        g = self.grades[at_clip[hit]]
+        grades[rows[hit]] = np.where(g < 0, UNJUDGED, g)
+        return grades
+
+    # ----------------------------------------------------------------- per-query statistics
+
+    def num_rel(self, rel: int) -> IntArray:
+        """Documents with grade >= rel per query (trec_eval num_rel)."""
+        key = ("num_rel", rel)
+        if key not in self._cache:
+            mask = self.grades >= rel
+            self._cache[key] = np.bincount(self.qpos[mask], minlength=self.num_queries)
+        return self._cache[key]  # type: ignore[return-value]
+
+    def num_judged_nonrel(self, rel: int) -> IntArray:
+        """Judged documents with 0 <= grade < rel per query (bpref's denominator)."""
+        key = ("num_nonrel", rel)
+        if key not in self._cache:
+            mask = (self.grades >= 0) & (self.grades < rel)
+            self._cache[key] = np.bincount(self.qpos[mask], minlength=self.num_queries)
+        return self._cache[key]  # type: ignore[return-value]
+
+    def ideal_dcg(self, gain_key: object, gains: FloatArray, cutoff: float | None) -> FloatArray:
+        """Ideal DCG per query for the given per-judgment gains, cut at ``cutoff``.
+
+        The ideal ranking holds every judged document with positive gain, in decreasing gain
+        order, retrieved or not (trec_eval m_ndcg.c / m_ndcg_cut.c).
+        """
+        key = ("idcg", gain_key, cutoff)
+        if key not in self._cache:
+            pos_mask = gains > 0
+            q = self.qpos[pos_mask]
+            g = gains[pos_mask]
+            order = np.lexsort((-g, q))
+            q, g = q[order], g[order]
+            rank = positions_in_segment(q, self.num_queries) + 1
+            disc = g / np.log2(rank + 1.0)
+            if cutoff is not None:
+                disc = np.where(rank <= cutoff, disc, 0.0)
+            self._cache[key] = np.bincount(q, weights=disc, minlength=self.num_queries)
+        return self._cache[key]  # type: ignore[return-value]
