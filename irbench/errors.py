@@ -78,3 +78,7 @@ class ComparabilityError(IrbenchError, ValueError):
 
 class IrbenchWarning(UserWarning):
     """Something the user should know that does not stop the evaluation (e.g. missing queries)."""
+
+
+class StatsError(IrbenchError, ValueError):
+    """A significance test or comparison got input it cannot test (NaN, too few queries, ...)."""
