@@ -105,7 +105,9 @@ def test_trec_eval_name() -> None:
 
 
 def test_measures_are_hashable_values() -> None:
-    assert {parse_measure("AP"), Measure("AP"), Measure("AP", params=(("rel", 1),))} == {Measure("AP")}
+    assert {parse_measure("AP"), Measure("AP"), Measure("AP", params=(("rel", 1),))} == {
+        Measure("AP")
+    }
 
 
 @st.composite
@@ -122,7 +124,9 @@ def measures(draw: st.DrawFn) -> Measure:
     if "p" in fam.params and draw(st.booleans()):
         params.append(("p", draw(st.floats(0.05, 0.95))))
     if "gains" in fam.params and draw(st.booleans()):
-        params.append(("gains", draw(st.dictionaries(st.integers(0, 4), st.integers(0, 20), max_size=3))))
+        params.append(
+            ("gains", draw(st.dictionaries(st.integers(0, 4), st.integers(0, 20), max_size=3)))
+        )
     return Measure(fam.name, cutoff, tuple(params))
 
 
