@@ -1,0 +1,140 @@
+"""Property tests of the engine (hypothesis): invariances, ranges, perfect runs, edge cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from irbench.engine import Evaluator
+from irbench.errors import DuplicateEntryError
+from irbench.io.schema import QRELS_SCHEMA, RUN_SCHEMA
+
+BOUNDED = [
+    "AP", "AP@10", "nDCG", "nDCG@5", "RR", "RR@3", "P@5", "R@10", "Rprec", "Bpref", "infAP",
+    "Success@3", "Judged@5", "IPrec@0.3", "IPrecAvg", "SetP", "SetR", "SetF", "ERR@10",
+    "RBP(p=0.5)", "nDCG(dcg='exp-log2')@10", "AP(rel=2)",
+]  # fmt: skip
+
+
+@st.composite
+def collections(draw: st.DrawFn, distinct_scores: bool = False) -> tuple[pa.Table, pa.Table]:
+    nq = draw(st.integers(1, 4))
+    qrows, rrows = [], []
+    for q in range(nq):
+        qid = f"q{q}"
+        docs = [f"d{i}" for i in range(draw(st.integers(1, 12)))]
+        for d in docs:
+            if draw(st.booleans()):
+                qrows.append((qid, d, draw(st.integers(-1, 3))))
+        if not any(r[0] == qid for r in qrows):
+            qrows.append((qid, docs[0], draw(st.integers(0, 3))))
+        retrieved = draw(st.lists(st.sampled_from(docs), unique=True, max_size=len(docs)))
+        for i, d in enumerate(retrieved):
+            score = float(i) if distinct_scores else float(draw(st.integers(0, 3)))
+            rrows.append((qid, d, score))
+    qrels = pa.table(list(map(list, zip(*qrows, strict=True))), schema=QRELS_SCHEMA)
+    if not rrows:
+        rrows.append(("q0", "dX", 1.0))
+    run = pa.table(list(map(list, zip(*rrows, strict=True))), schema=RUN_SCHEMA)
+    return qrels, run
+
+
+def _values(
+    qrels: pa.Table, run: pa.Table, measures: list[str], **opts: object
+) -> dict[str, dict[str, float]]:
+    scores = Evaluator(qrels, measures, **opts).score(run)  # type: ignore[arg-type]
+    qids = scores.query_ids.to_pylist()
+    return {str(m): dict(zip(qids, v.tolist(), strict=True)) for m, v in scores.values.items()}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(collections(), st.randoms(use_true_random=False))
+def test_shuffling_lines_changes_nothing(data: tuple[pa.Table, pa.Table], rnd: object) -> None:
+    qrels, run = data
+    perm = list(range(run.num_rows))
+    rnd.shuffle(perm)  # type: ignore[attr-defined]
+    shuffled = run.take(pa.array(perm))
+    assert _values(qrels, run, BOUNDED) == _values(qrels, shuffled, BOUNDED)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(collections())
+def test_values_stay_in_range(data: tuple[pa.Table, pa.Table]) -> None:
+    qrels, run = data
+    for opts in ({}, {"judged_only": True}, {"complete": True}, {"max_results": 2}):
+        for m, per_q in _values(qrels, run, BOUNDED, **opts).items():
+            for v in per_q.values():
+                assert 0.0 <= v <= 1.0 + 1e-12, (m, v, opts)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(collections(distinct_scores=True))
+def test_renaming_ids_changes_nothing(data: tuple[pa.Table, pa.Table]) -> None:
+    """Any bijective renaming of query and document ids, when scores do not tie."""
+    qrels, run = data
+
+    def rename(t: pa.Table) -> pa.Table:
+        q = [f"Q-{x[::-1]}" for x in t.column("query_id").to_pylist()]
+        d = [f"doc{len(x)}{x[::-1]}z" for x in t.column("doc_id").to_pylist()]
+        return t.set_column(0, "query_id", pa.array(q)).set_column(1, "doc_id", pa.array(d))
+
+    a = _values(qrels, run, BOUNDED)
+    b = _values(rename(qrels), rename(run), BOUNDED)
+    for m in a:
+        assert sorted(a[m].values()) == sorted(b[m].values()), m
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(collections())
+def test_perfect_run_scores_one(data: tuple[pa.Table, pa.Table]) -> None:
+    """Every judged document in decreasing grade order: the ideal ranking."""
+    qrels, _ = data
+    grades = qrels.column("relevance").to_numpy()
+    keep = grades >= 0
+    q = np.array(qrels.column("query_id").to_pylist())[keep]
+    d = np.array(qrels.column("doc_id").to_pylist())[keep]
+    g = grades[keep]
+    run = pa.table(
+        {"query_id": q, "doc_id": d, "score": g.astype(float) + np.linspace(0.5, 0.1, g.size)},
+        schema=RUN_SCHEMA,
+    )
+    ideal = ["AP", "nDCG", "nDCG@3", "RR", "Rprec", "Bpref", "IPrecAvg", "SetR", "R@1000"]
+    values = _values(qrels, run, ideal)
+    has_rel = {qid for qid, grade in zip(q, g, strict=True) if grade >= 1}
+    for m, per_q in values.items():
+        for qid, v in per_q.items():
+            if qid in has_rel:
+                assert v == pytest.approx(1.0, abs=1e-12), (m, qid)
+            else:
+                assert v == 0.0, (m, qid)
+
+
+def test_ties_break_by_doc_id_descending() -> None:
+    qrels = pa.table({"query_id": ["q"], "doc_id": ["a"], "relevance": [1]}, schema=QRELS_SCHEMA)
+    run = pa.table(
+        {"query_id": ["q", "q"], "doc_id": ["a", "z"], "score": [1.0, 1.0]}, schema=RUN_SCHEMA
+    )
+    assert _values(qrels, run, ["RR"])["RR"]["q"] == 0.5  # trec_eval ranks z before a
+
+
+def test_duplicate_documents_in_a_run_are_refused() -> None:
+    qrels = pa.table({"query_id": ["q"], "doc_id": ["a"], "relevance": [1]}, schema=QRELS_SCHEMA)
+    run = pa.table(
+        {"query_id": ["q", "q"], "doc_id": ["a", "a"], "score": [2.0, 1.0]}, schema=RUN_SCHEMA
+    )
+    with pytest.raises(DuplicateEntryError, match="twice"):
+        Evaluator(qrels, ["RR"]).score(run)
+
+
+def test_query_with_no_relevant_document_is_averaged_as_zero() -> None:
+    qrels = pa.table(
+        {"query_id": ["q1", "q2"], "doc_id": ["a", "b"], "relevance": [1, 0]}, schema=QRELS_SCHEMA
+    )
+    run = pa.table(
+        {"query_id": ["q1", "q2"], "doc_id": ["a", "b"], "score": [1.0, 1.0]}, schema=RUN_SCHEMA
+    )
+    scores = Evaluator(qrels, ["AP", "nDCG"]).score(run)
+    assert [scores.aggregates[m] for m in scores.values] == [0.5, 0.5]

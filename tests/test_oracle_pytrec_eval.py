@@ -1,0 +1,116 @@
+"""Agreement with pytrec_eval-terrier (it embeds trec_eval 9.0.x) on every real run in shared/data.
+
+Per query, to 1e-9, for every measure both compute, with and without -c, -l 2, -J and -M 100.
+pytrec_eval has no -c and no -M: -M is simulated by cutting its input run to the top 100 in
+trec_eval's order, and -c by handing it an empty ranking for each query the run lacks.
+"""
+
+from __future__ import annotations
+
+import gzip
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytrec_eval = pytest.importorskip("pytrec_eval")  # a declared dev dependency: present in CI
+
+from irbench.engine import Evaluator  # noqa: E402
+
+PYTREC_MEASURES = {
+    "map", "gm_map", "ndcg", "ndcg_cut", "recip_rank", "P", "recall", "Rprec", "bpref",
+    "infAP", "iprec_at_recall", "11pt_avg", "set_P", "set_recall", "set_F", "num_ret",
+    "num_rel", "num_rel_ret", "map_cut", "success",
+}  # fmt: skip
+
+
+def _key_to_measure(key: str) -> str:
+    """pytrec_eval result key -> trec_eval measure spec irbench parses (``P_10`` -> ``P.10``)."""
+    plain = {"num_rel_ret", "num_ret", "num_rel", "gm_map", "recip_rank", "set_P"}
+    plain |= {"set_recall", "set_F", "11pt_avg", "map", "ndcg", "Rprec", "bpref", "infAP"}
+    if key in plain:
+        return key
+    base, _, param = key.rpartition("_")
+    return f"{base}.{param}"
+
+
+def _runs(shared: Path) -> Iterator[tuple[str, str]]:
+    rl = shared / "runs-rank_llm"
+    for year in ("dl19", "dl20"):
+        for run in sorted(rl.glob(f"*/trec_results_{year}.txt*")):
+            yield f"trec-dl/qrels.{year}-passage.txt", str(run.relative_to(shared))
+    for run in sorted((shared / "robust03-trectools" / "runs").glob("input.*.gz")):
+        yield "robust03-trectools/robust03_qrels.txt", str(run.relative_to(shared))
+    for run in sorted((shared / "robust05-wad").glob("runs-*/*.gz")):
+        yield "robust05-wad/aq.trec2005.qrels", str(run.relative_to(shared))
+    for run in sorted((shared / "web-dg-wad").glob("**/*.res*")):
+        qrels = next((shared / "web-dg-wad").glob("*qrels*"))
+        yield str(qrels.relative_to(shared)), str(run.relative_to(shared))
+
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+CASES = list(_runs(SHARED)) if SHARED.is_dir() else []
+
+
+def _read(path: Path, kind: str) -> dict[str, dict[str, float]]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as fh:
+        return pytrec_eval.parse_run(fh) if kind == "run" else pytrec_eval.parse_qrel(fh)
+
+
+def _top(run: dict[str, dict[str, float]], m: int) -> dict[str, dict[str, float]]:
+    """Top m documents per query in trec_eval's order (score desc, doc id desc)."""
+    out = {}
+    for q, docs in run.items():
+        ranked = sorted(docs.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)[:m]
+        out[q] = dict(ranked)
+    return out
+
+
+VARIANTS = {
+    "default": {},
+    "c": {"complete": True},
+    "l2": {"rel_level": 2},
+    "J": {"judged_only": True},
+    "M100": {"max_results": 100},
+}
+
+
+def test_real_runs_were_found() -> None:
+    assert len(CASES) >= 40, CASES
+
+
+@pytest.mark.parametrize(("qrels_rel", "run_rel"), CASES, ids=[r for _, r in CASES])
+def test_agrees_with_pytrec_eval(shared_data: Path, qrels_rel: str, run_rel: str) -> None:
+    qrels_path, run_path = shared_data / qrels_rel, shared_data / run_rel
+    qrels = _read(qrels_path, "qrels")
+    run = _read(run_path, "run")
+    for variant, options in VARIANTS.items():
+        oracle_run = run
+        if "max_results" in options:
+            oracle_run = _top(run, options["max_results"])
+        if options.get("complete"):
+            oracle_run = {**{q: {} for q in qrels}, **run}
+        evaluator = pytrec_eval.RelevanceEvaluator(
+            qrels,
+            PYTREC_MEASURES,
+            relevance_level=options.get("rel_level", 1),
+            judged_docs_only_flag=options.get("judged_only", False),
+        )
+        ref = evaluator.evaluate({q: d for q, d in oracle_run.items()})
+        keys = sorted(next(iter(ref.values())))
+        ours = Evaluator(qrels_path, [_key_to_measure(k) for k in keys], **options)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # missing-query warnings are tested elsewhere
+            scores = ours.score(run_path)
+        qids = scores.query_ids.to_pylist()
+        expected_q = sorted(q for q in ref if q in qrels)
+        assert sorted(qids) == expected_q, (variant, set(qids) ^ set(expected_q))
+        by_spec = dict(zip(keys, ours.measures, strict=True))
+        for key in keys:
+            m = by_spec[key]
+            got = scores.values[m]
+            want = np.array([ref[q][key] for q in qids])
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-9, err_msg=f"{variant} {key}")
