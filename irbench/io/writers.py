@@ -1,0 +1,147 @@
+"""Writers: :func:`write_run` (TREC text) and :func:`write_parquet`, both atomic.
+
+Atomicity: the data goes to a temporary file in the destination folder, is flushed and
+``fsync``-ed, then moved over the destination with ``os.replace``. On any error the temporary
+file is removed and an existing destination is left untouched.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import sys
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from irbench.errors import InputFormatError
+from irbench.io import _source
+from irbench.io._tables import coerce_table
+from irbench.io.atomic import atomic_output
+from irbench.io.readers import read_run
+from irbench.io.schema import RUN_NAME_KEY, RUN_SCHEMA
+
+__all__ = ["atomic_output", "format_run", "write_parquet", "write_run"]
+
+_DEFAULT_TAG = "run"
+
+
+def write_run(table: Any, path: str | os.PathLike[str], *, name: str | None = None) -> None:
+    """Write a run as TREC text ``qid Q0 docid rank score tag``.
+
+    Parameters
+    ----------
+    table:
+        A table in ``RUN_SCHEMA`` (or anything :func:`~irbench.io.read_run` accepts).
+    path:
+        Destination; ``"-"`` writes to stdout; a ``.gz`` suffix writes gzip.
+    name:
+        The run tag (6th column). Default: the table's stored run name, else ``"run"``.
+
+    Notes
+    -----
+    Queries are written in ascending id order; within a query rows are ordered by score
+    descending, ties by doc id descending (trec_eval's order), and ranks are 1-based in that
+    order. Scores use the shortest text that reads back as the same double (``repr`` precision).
+
+    Raises
+    ------
+    InputFormatError
+        The tag or an id is empty or contains whitespace, or a query id starts with ``#``
+        (the file could not be read back).
+    """
+    if isinstance(table, pa.Table):
+        run = coerce_table(table, RUN_SCHEMA, "table")
+    else:
+        run = read_run(table)
+    tag = name if name is not None else _stored_tag(run)
+    payload = format_run(run, tag)
+    if _source.is_stdin(path):
+        sys.stdout.flush()
+        sys.stdout.buffer.write(payload)
+        sys.stdout.buffer.flush()
+        return
+    gz = os.fspath(path).lower().endswith(".gz")
+    with atomic_output(path) as handle:
+        if gz:
+            with gzip.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0) as zipped:
+                zipped.write(payload)
+        else:
+            handle.write(payload)
+
+
+def write_parquet(table: pa.Table, path: str | os.PathLike[str]) -> None:
+    """Write *table* (schema metadata included) to a Parquet file, atomically."""
+    import pyarrow.parquet as pq
+
+    with atomic_output(path) as handle:
+        pq.write_table(table, handle)
+
+
+def format_run(table: pa.Table, tag: str) -> bytes:
+    """Return the TREC text of a run table (see :func:`write_run` for the order rules)."""
+    _check_token(tag, "run tag")
+    _check_ids(table.column("query_id"), "query id", no_hash=True)
+    _check_ids(table.column("doc_id"), "doc id", no_hash=False)
+    order = pc.sort_indices(
+        table,
+        sort_keys=[("query_id", "ascending"), ("score", "descending"), ("doc_id", "descending")],
+    )
+    ordered = table.take(order).combine_chunks()
+    qids = ordered.column("query_id").chunk(0) if ordered.num_rows else pa.array([], pa.string())
+    ranks = pa.array(_ranks(qids)).cast(pa.string())
+    scores = pc.cast(ordered.column("score"), pa.string())
+    lines = pc.binary_join_element_wise(
+        ordered.column("query_id"), "Q0", ordered.column("doc_id"), ranks, scores, tag + "\n", " "
+    )
+    return b"".join(_chunk_bytes(chunk) for chunk in lines.chunks)
+
+
+def _stored_tag(table: pa.Table) -> str:
+    raw = (table.schema.metadata or {}).get(RUN_NAME_KEY)
+    return raw.decode("utf-8") if raw else _DEFAULT_TAG
+
+
+def _check_token(text: str, what: str) -> None:
+    if not text or any(ch.isspace() for ch in text):
+        raise InputFormatError(
+            f"{what} {text!r} is empty or contains whitespace",
+            hint="TREC files separate fields by whitespace; choose a name without spaces",
+        )
+
+
+def _check_ids(column: pa.ChunkedArray, what: str, *, no_hash: bool) -> None:
+    bad = pc.or_(pc.equal(pc.binary_length(column), 0), pc.match_substring_regex(column, r"\s"))
+    if no_hash:
+        bad = pc.or_(bad, pc.starts_with(column, "#"))
+    if pc.any(bad).as_py():
+        value = column[int(pc.index(bad, True).as_py())].as_py()
+        raise InputFormatError(
+            f"{what} {value!r} cannot be written as TREC text (empty, whitespace"
+            + (", or a leading #)" if no_hash else ")"),
+            hint="write Parquet instead, or clean the ids",
+        )
+
+
+def _ranks(qids: pa.Array) -> np.ndarray:
+    """1-based position of each row within its run of equal query ids."""
+    n = len(qids)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    changed = np.ones(n, dtype=bool)
+    if n > 1:
+        changed[1:] = pc.not_equal(qids[1:], qids[:-1]).to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(changed)
+    group = np.cumsum(changed) - 1
+    result: np.ndarray = np.arange(n, dtype=np.int64) - starts[group] + 1
+    return result
+
+
+def _chunk_bytes(chunk: pa.Array) -> memoryview:
+    """The concatenated values of a null-free string array, without copying."""
+    offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32)
+    start, stop = int(offsets[chunk.offset]), int(offsets[chunk.offset + len(chunk)])
+    data = chunk.buffers()[2]
+    return memoryview(b"") if data is None else memoryview(data)[start:stop]
