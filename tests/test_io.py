@@ -490,3 +490,13 @@ def test_atomic_text_writer(tmp_path: Path) -> None:
         raise ValueError("stop")
     assert path.read_bytes() == "a\tb\u00e9\n".encode()
     assert os.listdir(tmp_path) == ["res.tsv"]
+
+
+def test_atomic_binary_writer_gzip_and_parents(tmp_path: Path) -> None:
+    from irbench.io.atomic import atomic_binary_writer
+
+    path = tmp_path / "new" / "sub" / "x.txt.gz"
+    with atomic_binary_writer(path) as handle:
+        handle.write(b"hello\n")
+    assert gzip.decompress(path.read_bytes()) == b"hello\n"
+    assert os.listdir(path.parent) == ["x.txt.gz"]

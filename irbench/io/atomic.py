@@ -1,12 +1,14 @@
-"""Atomic file output: write a temporary file beside the target, fsync, then ``os.replace``.
+"""Atomic file writes: a temporary file in the target folder, fsync, then ``os.replace``.
 
-On any error inside the ``with`` block the temporary file is removed and an existing target is
-left untouched; readers never see a half-written file. The new file keeps the mode of the file
-it replaces (``0o644`` for a new file).
+An interrupted or failed write never leaves a truncated file, and never clobbers the old one:
+on any error inside the ``with`` block the temporary file is removed and an existing target is
+left untouched. Missing parent folders are created. The new file keeps the mode of the file it
+replaces (``0o644`` for a new file).
 """
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import tempfile
@@ -15,16 +17,17 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_output", "atomic_text_writer"]
+__all__ = ["atomic_binary_writer", "atomic_output", "atomic_text_writer"]
 
 _NEW_FILE_MODE = 0o644
 
 
 @contextmanager
 def atomic_output(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
-    """Yield a binary file that replaces *path* only when the block finishes without error."""
+    """Yield a raw binary file (no compression) that replaces *path* on success."""
     target = Path(os.fspath(path))
     folder = target.parent
+    folder.mkdir(parents=True, exist_ok=True)
     mode = target.stat().st_mode & 0o7777 if target.exists() else _NEW_FILE_MODE
     fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     try:
@@ -42,10 +45,21 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
 
 
 @contextmanager
-def atomic_text_writer(path: str | os.PathLike[str], encoding: str = "utf-8") -> Iterator[IO[str]]:
-    """Text-mode :func:`atomic_output` (``\\n`` line endings, *encoding* default UTF-8)."""
+def atomic_binary_writer(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
+    """Like :func:`atomic_output`, but a ``.gz`` suffix compresses the content (gzip)."""
     with atomic_output(path) as raw:
-        text = io.TextIOWrapper(raw, encoding=encoding, newline="\n")
+        if Path(os.fspath(path)).suffix == ".gz":
+            with gzip.GzipFile(fileobj=raw, mode="wb", filename="", mtime=0) as gz:
+                yield gz  # type: ignore[misc]
+        else:
+            yield raw
+
+
+@contextmanager
+def atomic_text_writer(path: str | os.PathLike[str], encoding: str = "utf-8") -> Iterator[IO[str]]:
+    """Text-mode :func:`atomic_binary_writer` (UTF-8, ``\\n`` line endings)."""
+    with atomic_binary_writer(path) as raw:
+        text = io.TextIOWrapper(raw, encoding=encoding, newline="\n", write_through=False)
         try:
             yield text
             text.flush()

@@ -7,7 +7,6 @@ file is removed and an existing destination is left untouched.
 
 from __future__ import annotations
 
-import gzip
 import os
 import sys
 from typing import Any
@@ -19,11 +18,11 @@ import pyarrow.compute as pc
 from irbench.errors import InputFormatError
 from irbench.io import _source
 from irbench.io._tables import coerce_table
-from irbench.io.atomic import atomic_output
+from irbench.io.atomic import atomic_binary_writer, atomic_output
 from irbench.io.readers import read_run
 from irbench.io.schema import RUN_NAME_KEY, RUN_SCHEMA
 
-__all__ = ["atomic_output", "format_run", "write_parquet", "write_run"]
+__all__ = ["format_run", "write_parquet", "write_run"]
 
 _DEFAULT_TAG = "run"
 
@@ -63,13 +62,8 @@ def write_run(table: Any, path: str | os.PathLike[str], *, name: str | None = No
         sys.stdout.buffer.write(payload)
         sys.stdout.buffer.flush()
         return
-    gz = os.fspath(path).lower().endswith(".gz")
-    with atomic_output(path) as handle:
-        if gz:
-            with gzip.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0) as zipped:
-                zipped.write(payload)
-        else:
-            handle.write(payload)
+    with atomic_binary_writer(path) as handle:
+        handle.write(payload)
 
 
 def write_parquet(table: pa.Table, path: str | os.PathLike[str]) -> None:
