@@ -500,3 +500,13 @@ def test_atomic_binary_writer_gzip_and_parents(tmp_path: Path) -> None:
         handle.write(b"hello\n")
     assert gzip.decompress(path.read_bytes()) == b"hello\n"
     assert os.listdir(path.parent) == ["x.txt.gz"]
+
+
+def test_write_run_in_slices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from irbench.io import writers
+
+    run = read_run(write(tmp_path, "r.txt", RUN_TEXT))
+    whole = writers.format_run(run, "t")
+    monkeypatch.setattr(writers, "_SLICE_ROWS", 3)
+    assert writers.format_run(run, "t") == whole
+    assert whole.decode().splitlines()[2] == "10 Q0 d9 1 140998 t"

@@ -25,6 +25,7 @@ from irbench.io.schema import RUN_NAME_KEY, RUN_SCHEMA
 __all__ = ["format_run", "write_parquet", "write_run"]
 
 _DEFAULT_TAG = "run"
+_SLICE_ROWS = 1 << 20
 
 
 def write_run(table: Any, path: str | os.PathLike[str], *, name: str | None = None) -> None:
@@ -83,14 +84,22 @@ def format_run(table: pa.Table, tag: str) -> bytes:
         table,
         sort_keys=[("query_id", "ascending"), ("score", "descending"), ("doc_id", "descending")],
     )
-    ordered = table.take(order).combine_chunks()
-    qids = ordered.column("query_id").chunk(0) if ordered.num_rows else pa.array([], pa.string())
-    ranks = pa.array(_ranks(qids)).cast(pa.string())
-    scores = pc.cast(ordered.column("score"), pa.string())
-    lines = pc.binary_join_element_wise(
-        ordered.column("query_id"), "Q0", ordered.column("doc_id"), ranks, scores, tag + "\n", " "
-    )
-    return b"".join(_chunk_bytes(chunk) for chunk in lines.chunks)
+    ordered = table.take(order)
+    ranks = pa.array(_ranks(ordered.column("query_id"))).cast(pa.string())
+    parts: list[memoryview] = []
+    for start in range(0, ordered.num_rows, _SLICE_ROWS):  # slices keep string offsets < 2 GiB
+        piece = ordered.slice(start, _SLICE_ROWS)
+        lines = pc.binary_join_element_wise(
+            piece.column("query_id"),
+            "Q0",
+            piece.column("doc_id"),
+            ranks[start : start + _SLICE_ROWS],
+            pc.cast(piece.column("score"), pa.string()),
+            tag + "\n",
+            " ",
+        )
+        parts.extend(_chunk_bytes(chunk) for chunk in lines.chunks)
+    return b"".join(parts)
 
 
 def _stored_tag(table: pa.Table) -> str:
@@ -119,7 +128,7 @@ def _check_ids(column: pa.ChunkedArray, what: str, *, no_hash: bool) -> None:
         )
 
 
-def _ranks(qids: pa.Array) -> np.ndarray:
+def _ranks(qids: pa.ChunkedArray) -> np.ndarray:
     """1-based position of each row within its run of equal query ids."""
     n = len(qids)
     if n == 0:
