@@ -3,6 +3,12 @@
 Per query, to 1e-9, for every measure both compute, with and without -c, -l 2, -J and -M 100.
 pytrec_eval has no -c and no -M: -M is simulated by cutting its input run to the top 100 in
 trec_eval's order, and -c by handing it an empty ranking for each query the run lacks.
+
+pytrec_eval-terrier compares scores in single precision, trec_eval in double (atof): on
+robust03 input.InexpC2 query 330 that reorders scores that differ after the 7th digit and moves
+AP from trec_eval's 0.090902 to 0.090899. Both tools are therefore given the same run with
+scores rounded to float32, so the comparison is about the measures, and
+``test_pytrec_eval_rounds_scores_to_float32`` pins the difference down.
 """
 
 from __future__ import annotations
@@ -13,11 +19,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 pytrec_eval = pytest.importorskip("pytrec_eval")  # a declared dev dependency: present in CI
 
 from irbench.engine import Evaluator  # noqa: E402
+from irbench.io.schema import RUN_SCHEMA  # noqa: E402
 
 PYTREC_MEASURES = {
     "map", "gm_map", "ndcg", "ndcg_cut", "recip_rank", "P", "recall", "Rprec", "bpref",
@@ -60,6 +68,12 @@ def _read(path: Path, kind: str) -> dict[str, dict[str, float]]:
         return pytrec_eval.parse_run(fh) if kind == "run" else pytrec_eval.parse_qrel(fh)
 
 
+def _table(run: dict[str, dict[str, float]]) -> pa.Table:
+    rows = [(q, d, x) for q, docs in run.items() for d, x in docs.items()]
+    q, d, x = zip(*rows, strict=True)
+    return pa.table({"query_id": q, "doc_id": d, "score": x}, schema=RUN_SCHEMA)
+
+
 def _top(run: dict[str, dict[str, float]], m: int) -> dict[str, dict[str, float]]:
     """Top m documents per query in trec_eval's order (score desc, doc id desc)."""
     out = {}
@@ -86,7 +100,11 @@ def test_real_runs_were_found() -> None:
 def test_agrees_with_pytrec_eval(shared_data: Path, qrels_rel: str, run_rel: str) -> None:
     qrels_path, run_path = shared_data / qrels_rel, shared_data / run_rel
     qrels = _read(qrels_path, "qrels")
-    run = _read(run_path, "run")
+    run = {
+        q: {d: float(np.float32(x)) for d, x in docs.items()}
+        for q, docs in _read(run_path, "run").items()
+    }
+    table = _table(run)
     for variant, options in VARIANTS.items():
         oracle_run = run
         if "max_results" in options:
@@ -104,7 +122,7 @@ def test_agrees_with_pytrec_eval(shared_data: Path, qrels_rel: str, run_rel: str
         ours = Evaluator(qrels_path, [_key_to_measure(k) for k in keys], **options)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # missing-query warnings are tested elsewhere
-            scores = ours.score(run_path)
+            scores = ours.score(table)
         qids = scores.query_ids.to_pylist()
         expected_q = sorted(q for q in ref if q in qrels)
         assert sorted(qids) == expected_q, (variant, set(qids) ^ set(expected_q))
@@ -114,3 +132,15 @@ def test_agrees_with_pytrec_eval(shared_data: Path, qrels_rel: str, run_rel: str
             got = scores.values[m]
             want = np.array([ref[q][key] for q in qids])
             np.testing.assert_allclose(got, want, rtol=0, atol=1e-9, err_msg=f"{variant} {key}")
+
+
+def test_pytrec_eval_rounds_scores_to_float32() -> None:
+    """irbench keeps trec_eval's double-precision order where pytrec_eval ties."""
+    qrels = {"q": {"a": 1}}
+    run = {"q": {"a": 1.00000001, "z": 1.0}}
+    ref = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(run)
+    ours = Evaluator(
+        pa.table({"query_id": ["q"], "doc_id": ["a"], "relevance": [1]}), ["RR"]
+    ).score(_table(run))
+    assert ref["q"]["recip_rank"] == 0.5  # 1.00000001 == 1.0 in float32: a tie, z ranks first
+    assert list(ours.aggregates.values()) == [1.0]  # trec_eval: a scores higher, RR = 1
