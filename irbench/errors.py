@@ -63,6 +63,10 @@ class InputFormatError(IrbenchError, ValueError):
 class DuplicateEntryError(InputFormatError):
     """The same (query, document) pair occurs twice in a run or qrels (trec_eval refuses these)."""
 
+    query_id: str | None = None
+    doc_id: str | None = None
+    qpos: int | None = None
+
 
 class MissingFileError(IrbenchError, FileNotFoundError):
     """An input file does not exist."""

@@ -119,6 +119,7 @@ def test_duplicate_document_in_run_is_refused(tmp_path: Path, dl19: tuple[str, s
     res = runner.invoke(app, ["eval", qrels, str(dup), "-m", "RR"])
     assert res.exit_code == 2
     assert "d1" in res.stderr and "twice" in res.stderr
+    assert "dup.run:3" in res.stderr and "lines 1, 3" in res.stderr
 
 
 def test_missing_file_exits_2(dl19: tuple[str, str, str]) -> None:

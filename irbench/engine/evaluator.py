@@ -9,6 +9,7 @@ warnings, because the two conventions differ by about 0.01 nDCG@10 on MS MARCO d
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ import pyarrow.compute as pc
 from irbench.engine.kernels import KERNELS, Context
 from irbench.engine.qrels import BoundQrels
 from irbench.engine.ranking import rank_run
-from irbench.errors import IrbenchWarning, MeasureError
+from irbench.errors import DuplicateEntryError, IrbenchError, IrbenchWarning, MeasureError
 from irbench.io.schema import RESULTS_SCHEMA, RUN_NAME_KEY
 from irbench.measures.spec import Measure, parse_measures
 
@@ -139,13 +140,16 @@ class Evaluator:
         source = str(run) if isinstance(run, str) or hasattr(run, "__fspath__") else "run"
         table = read_run(run, name=name)
         run_name = name or _run_name(table, source)
-        ranking = rank_run(
-            table,
-            self.qrels,
-            max_results=self.max_results,
-            judged_only=self.judged_only,
-            source=source,
-        )
+        try:
+            ranking = rank_run(
+                table,
+                self.qrels,
+                max_results=self.max_results,
+                judged_only=self.judged_only,
+                source=source,
+            )
+        except DuplicateEntryError as exc:
+            raise _locate_duplicate(exc, run, self.qrels) from None
         ctx = Context(ranking, self.qrels, compat=self.compat)
         keep = np.ones(self.qrels.num_queries, dtype=bool) if self.complete else ranking.present
         missing = int((~ranking.present).sum())
@@ -172,6 +176,28 @@ class Evaluator:
             scores = self.score(run, name=names[i] if names else None)
             tables.append(results_table(scores, per_query=per_query))
         return pa.concat_tables(tables) if tables else RESULTS_SCHEMA.empty_table()
+
+
+def _locate_duplicate(exc: DuplicateEntryError, run: Any, qrels: BoundQrels) -> DuplicateEntryError:
+    """Name the query and, for a text file, the physical lines of a duplicate document."""
+    query = qrels.query_ids[exc.qpos].as_py() if exc.qpos is not None else None
+    lines: list[int] = []
+    if isinstance(run, (str, os.PathLike)) and str(run) != "-" and query is not None:
+        from irbench.io import locate_lines
+
+        try:
+            lines = locate_lines(run, query, exc.doc_id or "")
+        except (OSError, IrbenchError):
+            lines = []
+    where = f" (lines {', '.join(map(str, lines))})" if len(lines) > 1 else ""
+    new = DuplicateEntryError(
+        f"document {exc.doc_id!r} is retrieved twice for query {query!r}{where}",
+        path=exc.path,
+        line=lines[1] if len(lines) > 1 else None,
+        hint=exc.hint,
+    )
+    new.query_id, new.doc_id = query, exc.doc_id
+    return new
 
 
 def _as_run_list(runs: Any) -> list[Any]:

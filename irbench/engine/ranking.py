@@ -99,12 +99,16 @@ def _check_duplicates(qpos: IntArray, docs: pa.Array, source: str) -> None:
     for c in cand[:1000]:  # fingerprint collisions are confirmed on the strings
         i, j = int(order[c]), int(order[c + 1])
         if qpos[i] == qpos[j] and docs[i].as_py() == docs[j].as_py():
-            raise DuplicateEntryError(
-                f"document {docs[i].as_py()!r} is retrieved twice for one query",
+            doc = docs[i].as_py()
+            err = DuplicateEntryError(
+                f"document {doc!r} is retrieved twice for one query",
                 path=source,
                 hint="a run lists each document at most once per query; trec_eval refuses "
                 "such runs and other tools silently keep one of the scores",
             )
+            err.doc_id = doc
+            err.qpos = int(qpos[i])
+            raise err
 
 
 def rank_run(
