@@ -1,0 +1,467 @@
+"""Table-level comparison of systems: paired tests for all pairs (or against a baseline) and
+all measures at once, with multiple-testing correction, intervals and effect sizes.
+
+:func:`compare_per_query` works on a per-query table (pandas or Arrow, columns ``run``,
+``measure``, ``query_id``, ``value``); :func:`compare` evaluates qrels and runs with
+:func:`irbench.engine.evaluate` first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from irbench.errors import StatsError
+from irbench.stats._common import FloatArray, SeedLike, as_generator, check_alternative
+from irbench.stats.align import Aligned, QueryPolicy, align
+from irbench.stats.multiple import CORRECTIONS, adjust_pvalues
+
+__all__ = [
+    "COLUMNS",
+    "TESTS",
+    "compare",
+    "compare_aligned",
+    "compare_per_query",
+    "evaluate_per_query",
+]
+
+Test = Literal["t", "wilcoxon", "sign", "randomization", "bootstrap", "tukey", "tukey-randomized"]
+TESTS: tuple[str, ...] = (
+    "t",
+    "wilcoxon",
+    "sign",
+    "randomization",
+    "bootstrap",
+    "tukey",
+    "tukey-randomized",
+)
+CI_METHODS = ("t", "percentile", "bca")
+
+#: Columns of the result, in order.
+COLUMNS = (
+    "run",
+    "baseline",
+    "measure",
+    "n_queries",
+    "mean",
+    "baseline_mean",
+    "delta",
+    "ci_low",
+    "ci_high",
+    "ci_method",
+    "statistic",
+    "p_value",
+    "p_adjusted",
+    "mc_se",
+    "test",
+    "test_detail",
+    "alternative",
+    "margin",
+    "correction",
+    "family",
+    "family_size",
+    "alpha",
+    "significant",
+    "effect_dz",
+    "wins",
+    "ties",
+    "losses",
+    "mde",
+    "query_policy",
+)
+
+
+def _pairs(n_runs: int, baseline: int | None) -> list[tuple[int, int]]:
+    """(treatment, baseline) index pairs: vs the baseline, or every i < j as (j, i)."""
+    if baseline is not None:
+        return [(i, baseline) for i in range(n_runs) if i != baseline]
+    return [(j, i) for i in range(n_runs) for j in range(i + 1, n_runs)]
+
+
+def compare_aligned(
+    data: Aligned,
+    *,
+    baseline: str | None = None,
+    test: str = "t",
+    correction: str = "holm",
+    alpha: float = 0.05,
+    permutations: int = 10_000,
+    seed: SeedLike = 0,
+    margin: float = 0.0,
+    alternative: str | None = None,
+    family: Literal["all", "measure"] = "all",
+    ci: str = "t",
+    power: float = 0.8,
+) -> Any:
+    """Compare aligned per-query values; see :func:`compare_per_query` for the parameters."""
+    import pandas as pd
+
+    from irbench.stats import bootstrap, effect, omnibus, paired, randomization
+
+    if test not in TESTS:
+        raise StatsError(f"test must be one of {TESTS}, got {test!r}")
+    if correction not in CORRECTIONS:
+        raise StatsError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
+    if ci not in CI_METHODS:
+        raise StatsError(f"ci must be one of {CI_METHODS}, got {ci!r}")
+    if family not in ("all", "measure"):
+        raise StatsError(f"family must be 'all' or 'measure', got {family!r}")
+    if not 0.0 < alpha < 1.0:
+        raise StatsError(f"alpha must be in (0, 1), got {alpha}")
+    if margin < 0:
+        raise StatsError(f"margin must be >= 0 (a tolerated loss), got {margin}")
+    if alternative is None:
+        alternative = "greater" if margin > 0 else "two-sided"
+    if margin > 0 and alternative != "greater":
+        raise StatsError("a non-inferiority margin needs alternative='greater'")
+    if test.startswith("tukey") and (margin > 0 or alternative != "two-sided"):
+        raise StatsError("Tukey HSD is two-sided only; use another test for non-inferiority")
+    alt = check_alternative(alternative)
+    values = data.values
+    n_runs, n_meas, n = values.shape
+    if n_runs < 2:
+        raise StatsError("need at least two runs to compare")
+    if n < 2:
+        raise StatsError(f"need at least 2 shared queries for paired tests, got {n}")
+    b_idx: int | None = None
+    if baseline is not None:
+        if baseline not in data.runs:
+            raise StatsError(f"baseline {baseline!r} is not one of the runs {data.runs}")
+        b_idx = data.runs.index(baseline)
+    pairs = _pairs(n_runs, b_idx)
+    ti = np.array([p[0] for p in pairs])
+    bi = np.array([p[1] for p in pairs])
+    d = values[ti] - values[bi]  # (K, M, n): run minus baseline
+    delta0 = -margin
+    rng = as_generator(seed)
+    mc_se: FloatArray = np.zeros(d.shape[:-1])
+    detail = np.full(d.shape[:-1], test, dtype=object)
+    if test == "t":
+        r = paired.t_test(d, alternative=alt, delta0=delta0)
+        stat, p = r.statistic, r.p_value
+    elif test == "wilcoxon":
+        r = paired.wilcoxon_test(d, alternative=alt, delta0=delta0)
+        stat, p = r.statistic, r.p_value
+        detail = np.char.add("wilcoxon ", r.method).astype(object)
+    elif test == "sign":
+        r = paired.sign_test(d, alternative=alt, delta0=delta0)
+        stat, p = r.statistic, r.p_value
+    elif test == "randomization":
+        rr = randomization.randomization_test(
+            d,
+            permutations=permutations,
+            seed=rng,
+            alternative=alt,
+            delta0=delta0,
+        )
+        stat, p, mc_se = rr.statistic, rr.p_value, rr.mc_se
+        kind = "exact" if rr.exact else "monte-carlo"
+        detail[...] = f"randomization {kind} B={rr.permutations}"
+    elif test == "bootstrap":
+        br = bootstrap.bootstrap_test(
+            d,
+            replicates=permutations,
+            seed=rng,
+            alpha=alpha,
+            alternative=alt,
+            delta0=delta0,
+        )
+        stat, p, mc_se = br.statistic, br.p_value, br.mc_se
+        detail[...] = f"bootstrap B={br.replicates}"
+    else:
+        x = np.moveaxis(values, 1, 0)  # (M, S, n)
+        if test == "tukey":
+            tr = omnibus.tukey_hsd(x, blocked=True)
+            detail[...] = "tukey hsd (system + query)"
+        else:
+            tr = omnibus.randomized_tukey_hsd(x, permutations=permutations, seed=rng)
+            detail[...] = f"randomized tukey hsd B={permutations}"
+        lookup = {pr: k for k, pr in enumerate(tr.pairs)}
+        kk = np.array([lookup[(min(a, b), max(a, b))] for a, b in pairs])
+        p = tr.p_value[:, kk].T  # (K, M)
+        stat = d.mean(axis=-1)
+        if test == "tukey-randomized":
+            mc_se = np.sqrt(p * (1 - p) / permutations)
+    # Untestable rows (every difference equal to the null value): no evidence, p = 1.
+    p = np.where(np.isnan(p), 1.0, p)
+
+    mean_d, lo, hi = effect.t_interval(d, alpha)
+    if ci != "t":
+        br_ci = bootstrap.bootstrap_test(d, replicates=permutations, seed=rng, alpha=alpha)
+        if ci == "percentile":
+            lo, hi = br_ci.ci_percentile_low, br_ci.ci_percentile_high
+        else:
+            lo, hi = br_ci.ci_bca_low, br_ci.ci_bca_high
+    dz = effect.cohens_dz(d)
+    wins, ties, losses = effect.win_tie_loss(d)
+    sd = d.std(axis=-1, ddof=1)
+    mde = effect.minimum_detectable_effect(sd, n, alpha=alpha, power=power)
+
+    k_pairs = len(pairs)
+    p_adj = np.empty_like(p)
+    fam = np.empty(p.shape, dtype=object)
+    fam_size = np.empty(p.shape, dtype=np.int64)
+    scope = "baseline comparisons" if b_idx is not None else "pairs"
+    if family == "all":
+        p_adj[...] = adjust_pvalues(p, correction)
+        fam[...] = f"all {p.size} tests ({k_pairs} {scope} x {n_meas} measures)"
+        fam_size[...] = p.size
+    else:
+        for m in range(n_meas):  # loop over measures (families), not data
+            p_adj[:, m] = adjust_pvalues(p[:, m], correction)
+            fam[:, m] = f"{data.measures[m]}: {k_pairs} {scope}"
+            fam_size[:, m] = k_pairs
+    means = values.mean(axis=-1)  # (S, M)
+    rows = {
+        "run": np.repeat([data.runs[i] for i in ti], n_meas),
+        "baseline": np.repeat([data.runs[i] for i in bi], n_meas),
+        "measure": np.tile(data.measures, k_pairs),
+        "n_queries": np.full(p.size, n, dtype=np.int64),
+        "mean": means[ti].ravel(),
+        "baseline_mean": means[bi].ravel(),
+        "delta": mean_d.ravel(),
+        "ci_low": np.asarray(lo).ravel(),
+        "ci_high": np.asarray(hi).ravel(),
+        "ci_method": np.full(p.size, ci, dtype=object),
+        "statistic": np.asarray(stat, dtype=np.float64).ravel(),
+        "p_value": p.ravel(),
+        "p_adjusted": p_adj.ravel(),
+        "mc_se": np.asarray(mc_se, dtype=np.float64).ravel(),
+        "test": np.full(p.size, test, dtype=object),
+        "test_detail": detail.ravel(),
+        "alternative": np.full(p.size, alternative, dtype=object),
+        "margin": np.full(p.size, margin),
+        "correction": np.full(p.size, correction, dtype=object),
+        "family": fam.ravel(),
+        "family_size": fam_size.ravel(),
+        "alpha": np.full(p.size, alpha),
+        "significant": p_adj.ravel() <= alpha,
+        "effect_dz": dz.ravel(),
+        "wins": wins.ravel(),
+        "ties": ties.ravel(),
+        "losses": losses.ravel(),
+        "mde": mde.ravel(),
+        "query_policy": np.full(p.size, data.policy, dtype=object),
+    }
+    out = pd.DataFrame(rows, columns=list(COLUMNS))
+    for col in ("run", "baseline", "measure"):
+        out[col] = out[col].astype(object)
+    return out
+
+
+def compare_per_query(
+    per_query: Any,
+    *,
+    baseline: str | None = None,
+    measures: Sequence[str] | None = None,
+    runs: Sequence[str] | None = None,
+    test: str = "t",
+    correction: str = "holm",
+    alpha: float = 0.05,
+    permutations: int = 10_000,
+    seed: SeedLike = 0,
+    margin: float = 0.0,
+    alternative: str | None = None,
+    queries: QueryPolicy = "intersection",
+    family: Literal["all", "measure"] = "all",
+    ci: str = "t",
+    power: float = 0.8,
+) -> Any:
+    """Paired comparison of runs on a per-query table; returns a tidy pandas DataFrame.
+
+    Parameters
+    ----------
+    per_query:
+        pandas DataFrame or pyarrow Table with columns ``run``, ``measure``, ``query_id``,
+        ``value`` (``query_id == "all"`` rows are ignored).
+    baseline:
+        Compare every other run against this one; ``None`` compares every pair ``i < j`` (in
+        the order of ``runs``) as ``run = runs[j]`` versus ``baseline = runs[i]``.
+    measures, runs:
+        Select and order; default all, in order of appearance.
+    test:
+        ``t`` (paired t-test), ``wilcoxon`` (signed-rank, SciPy rules), ``sign``,
+        ``randomization`` (Fisher sign-flip; exact when ``2**n <= permutations``),
+        ``bootstrap`` (paired bootstrap, shift method), ``tukey`` (Tukey HSD on the two-way
+        system + query model), ``tukey-randomized`` (Carterette 2012).
+    correction:
+        ``holm`` (default), ``bonferroni``, ``holm-sidak``, ``bh`` or ``none``, applied over
+        the family (``family="all"``: every row; ``"measure"``: each measure's rows).
+    alpha:
+        Significance level for ``significant`` and the intervals (``1 - alpha``).
+    permutations:
+        Permutations / bootstrap replicates for the resampling tests and intervals.
+    seed:
+        int or ``numpy.random.Generator``; the same seed gives the same result.
+    margin:
+        Non-inferiority margin ``m >= 0`` in the measure's units. With ``m > 0`` the test is
+        one-sided, H0: ``mean(run - baseline) <= -m`` against H1: ``> -m`` ("the run is no
+        worse than the baseline by more than m"); ``significant`` then means non-inferior.
+    alternative:
+        ``two-sided`` (default without margin), ``greater`` or ``less``.
+    queries:
+        ``intersection`` (queries every run has) or ``zeros`` (missing scored 0, trec_eval -c).
+    ci:
+        Interval for ``delta``: ``t`` (Student), ``percentile`` or ``bca`` (bootstrap with
+        ``permutations`` replicates). Always two-sided at level ``1 - alpha``.
+    power:
+        Target power of the minimum-detectable-effect column ``mde`` (two-sided paired t-test
+        at ``alpha`` with the observed sd of the differences and ``n_queries``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (pair, measure) with the columns :data:`COLUMNS`.
+    """
+    data = align(
+        per_query,
+        queries=queries,
+        runs=list(runs) if runs is not None else None,
+        measures=list(measures) if measures is not None else None,
+    )
+    return compare_aligned(
+        data,
+        baseline=baseline,
+        test=test,
+        correction=correction,
+        alpha=alpha,
+        permutations=permutations,
+        seed=seed,
+        margin=margin,
+        alternative=alternative,
+        family=family,
+        ci=ci,
+        power=power,
+    )
+
+
+def _display_names(runs: Sequence[Any], tags: list[str]) -> list[str]:
+    """Run tags if distinct, else file names, else parent/file, else the paths (as eval)."""
+    from pathlib import Path
+
+    if not all(isinstance(r, (str, Path)) for r in runs):
+        return tags if len(set(tags)) == len(tags) else [f"{t}#{i}" for i, t in enumerate(tags)]
+    paths = [str(r) for r in runs]
+
+    def stem(p: str) -> str:
+        name = Path(p).name
+        for suffix in (".gz", ".txt", ".run", ".trec", ".res", ".tsv"):
+            name = name.removesuffix(suffix)
+        return name
+
+    for cand in (
+        tags,
+        [stem(p) for p in paths],
+        [f"{Path(p).parent.name}/{stem(p)}" for p in paths],
+        paths,
+    ):
+        if len(set(cand)) == len(cand):
+            return cand
+    return [f"{p}#{i}" for i, p in enumerate(paths)]
+
+
+def evaluate_per_query(
+    qrels: Any,
+    runs: Sequence[Any],
+    measures: Sequence[str],
+    *,
+    names: Sequence[str] | None = None,
+    complete: bool = False,
+    rel_level: int = 1,
+    judged_only: bool = False,
+    max_results: int | None = None,
+) -> Any:
+    """Per-query pandas table of ``runs`` via :class:`irbench.engine.Evaluator`, uniquely named.
+
+    Names: ``names`` if given, else the run tags when distinct, else the file names (as
+    ``irbench eval`` does). Measures are reported in canonical form (``nDCG@10``).
+    """
+    import pandas as pd
+
+    from irbench.engine import Evaluator
+    from irbench.engine.evaluator import results_table
+
+    ev = Evaluator(
+        qrels,
+        list(measures),
+        rel_level=rel_level,
+        judged_only=judged_only,
+        max_results=max_results,
+        complete=complete,
+    )
+    scores = [ev.score(r) for r in runs]
+    if names is not None:
+        if len(names) != len(scores):
+            raise StatsError(f"got {len(names)} names for {len(scores)} runs")
+        final = list(names)
+    else:
+        final = _display_names(runs, [str(s.run) for s in scores])
+    for s, name in zip(scores, final, strict=True):
+        s.run = name
+    tables = [results_table(s, per_query=True).to_pandas() for s in scores]
+    return pd.concat(tables, ignore_index=True)
+
+
+def compare(
+    qrels: Any,
+    runs: Sequence[Any],
+    measures: Sequence[str],
+    *,
+    baseline: str | None = None,
+    names: Sequence[str] | None = None,
+    test: str = "t",
+    correction: str = "holm",
+    alpha: float = 0.05,
+    permutations: int = 10_000,
+    seed: SeedLike = 0,
+    margin: float = 0.0,
+    alternative: str | None = None,
+    complete: bool = False,
+    rel_level: int = 1,
+    judged_only: bool = False,
+    max_results: int | None = None,
+    family: Literal["all", "measure"] = "all",
+    ci: str = "t",
+    power: float = 0.8,
+) -> Any:
+    """Evaluate ``runs`` against ``qrels`` and compare them; returns a pandas DataFrame.
+
+    The engine (:class:`irbench.engine.Evaluator`) computes the per-query values; with
+    ``complete=False`` the tests use the queries every run retrieved for (intersection), with
+    ``complete=True`` (trec_eval ``-c``) every qrels query, missing ones scored 0. Runs are
+    named ``names``, else by their run tags when distinct, else by file name; ``baseline`` is
+    one of those names. Other parameters: :func:`compare_per_query`.
+
+    Examples
+    --------
+    >>> import irbench.stats as st
+    >>> df = st.compare("qrels.txt", ["bm25.run", "splade.run"], ["nDCG@10", "AP"],
+    ...                 baseline="bm25", test="randomization", seed=42)  # doctest: +SKIP
+    """
+    table = evaluate_per_query(
+        qrels,
+        runs,
+        measures,
+        names=names,
+        complete=complete,
+        rel_level=rel_level,
+        judged_only=judged_only,
+        max_results=max_results,
+    )
+    return compare_per_query(
+        table,
+        baseline=baseline,
+        test=test,
+        correction=correction,
+        alpha=alpha,
+        permutations=permutations,
+        seed=seed,
+        margin=margin,
+        alternative=alternative,
+        queries="zeros" if complete else "intersection",
+        family=family,
+        ci=ci,
+        power=power,
+    )
