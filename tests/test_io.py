@@ -510,3 +510,21 @@ def test_write_run_in_slices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(writers, "_SLICE_ROWS", 3)
     assert writers.format_run(run, "t") == whole
     assert whole.decode().splitlines()[2] == "10 Q0 d9 1 140998 t"
+
+
+def test_large_file_is_memory_mapped_and_parsed(tmp_path: Path) -> None:
+    from irbench.io import _source
+
+    body = "".join(f"q{i % 7} Q0 d{i} {i} {i / 3!r} tag\n" for i in range(40000))
+    path = write(tmp_path, "big.run", body)
+    assert path.stat().st_size > _source._MMAP_MIN_BYTES
+    table = read_run(path)
+    assert table.num_rows == 40000
+    assert table.column("score")[3].as_py() == 1.0
+    bad = write(tmp_path, "big_bad.run", body + "q1 Q0 dx 1 nan tag\n" + body)
+    with pytest.raises(InputFormatError, match=r"big_bad\.run:40001:"):
+        read_run(bad)
+    nul = write(tmp_path, "big_nul.run", body + "\x00")
+    with pytest.raises(InputFormatError, match=r"big_nul\.run:40001:"):
+        read_run(nul)
+    assert locate_lines(bad, "q1", "dx") == [40001]

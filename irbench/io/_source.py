@@ -12,6 +12,7 @@ Rules
 from __future__ import annotations
 
 import gzip
+import mmap
 import os
 import sys
 import zlib
@@ -19,12 +20,25 @@ from pathlib import Path
 
 from irbench.errors import InputFormatError, MissingFileError
 
-__all__ = ["GZIP_MAGIC", "STDIN", "describe", "is_stdin", "load_bytes", "maybe_gunzip", "stem_of"]
+__all__ = [
+    "GZIP_MAGIC",
+    "STDIN",
+    "Data",
+    "describe",
+    "is_stdin",
+    "load_bytes",
+    "maybe_gunzip",
+    "stem_of",
+]
 
 GZIP_MAGIC = b"\x1f\x8b"
 STDIN = "-"
 _STDIN_NAME = "<stdin>"
 _COMPRESSED_SUFFIXES = (".gz", ".gzip")
+_MMAP_MIN_BYTES = 1 << 20
+
+#: File content: ``bytes``, or a read-only ``mmap`` for large plain files (no copy).
+Data = bytes | mmap.mmap
 
 
 def is_stdin(source: object) -> bool:
@@ -71,11 +85,17 @@ def _read_stdin() -> bytes:
     return bytes(data)
 
 
-def _read_path(path: str | os.PathLike[str]) -> bytes:
+def _read_path(path: str | os.PathLike[str]) -> Data:
+    """Map the file read-only (no copy into Python memory); small or empty files are read."""
     where = os.fspath(path)
     try:
         with open(where, "rb") as handle:
-            return handle.read()
+            if os.fstat(handle.fileno()).st_size < _MMAP_MIN_BYTES:
+                return handle.read()
+            try:
+                return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError):  # not mappable (pipe, special file): read it
+                return handle.read()
     except FileNotFoundError:
         raise MissingFileError(
             f"{where}: no such file (check the path; relative paths are resolved from "
@@ -91,9 +111,9 @@ def _read_path(path: str | os.PathLike[str]) -> bytes:
         ) from None
 
 
-def maybe_gunzip(data: bytes, where: str) -> bytes:
+def maybe_gunzip(data: Data, where: str) -> Data:
     """Decompress *data* when it starts with the gzip magic bytes (multi-member aware)."""
-    if not data.startswith(GZIP_MAGIC):
+    if data[: len(GZIP_MAGIC)] != GZIP_MAGIC:
         return data
     try:
         return gzip.decompress(data)
@@ -105,8 +125,8 @@ def maybe_gunzip(data: bytes, where: str) -> bytes:
         ) from None
 
 
-def load_bytes(source: str | os.PathLike[str]) -> bytes:
-    """Return the (decompressed) bytes of a path or of stdin for ``"-"``."""
+def load_bytes(source: str | os.PathLike[str]) -> Data:
+    """Return the (decompressed) content of a path (plain files are memory-mapped) or stdin."""
     where = describe(source)
     raw = _read_stdin() if is_stdin(source) else _read_path(source)
     return maybe_gunzip(raw, where)

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from irbench.errors import InputFormatError
+from irbench.io._source import Data
 
 __all__ = ["ALIASES", "coerce_table", "from_dict", "from_frame", "from_jsonl", "from_records"]
 
@@ -259,7 +260,7 @@ def _build(
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def from_jsonl(data: bytes, schema: pa.Schema, where: str) -> pa.Table:
+def from_jsonl(data: Data, schema: pa.Schema, where: str) -> pa.Table:
     """Parse JSON lines (one object per line); falls back to ``json`` for precise errors."""
     import pyarrow.json as pa_json
 
@@ -270,10 +271,10 @@ def from_jsonl(data: bytes, schema: pa.Schema, where: str) -> pa.Table:
     return coerce_table(table, schema, where)
 
 
-def _jsonl_slow(data: bytes, where: str) -> pa.Table:
+def _jsonl_slow(data: Data, where: str) -> pa.Table:
     """Line-by-line JSON parse: ids kept as given, errors with physical line numbers."""
     rows: list[dict[str, Any]] = []
-    for lineno, line in enumerate(data.split(b"\n"), 1):
+    for lineno, line in enumerate(bytes(data).split(b"\n"), 1):
         if not line.strip():
             continue
         try:

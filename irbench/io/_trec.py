@@ -40,6 +40,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from irbench.errors import DuplicateEntryError, InputFormatError
+from irbench.io._source import Data
 from irbench.io.schema import QRELS_SCHEMA, RUN_SCHEMA
 
 __all__ = ["QRELS_FORMAT", "RUN_FORMAT", "TrecFormat", "last_run_tag", "locate", "parse_trec"]
@@ -114,13 +115,13 @@ QRELS_FORMAT = TrecFormat(
 # --------------------------------------------------------------------------------------------
 
 
-def parse_trec(data: bytes, fmt: TrecFormat, where: str) -> pa.Table:
+def parse_trec(data: Data, fmt: TrecFormat, where: str) -> pa.Table:
     """Parse TREC text *data* (already decompressed) into a table in ``fmt.schema``.
 
     Parameters
     ----------
     data:
-        The whole file content.
+        The whole file content (``bytes`` or a read-only ``mmap``).
     fmt:
         :data:`RUN_FORMAT` or :data:`QRELS_FORMAT`.
     where:
@@ -140,7 +141,7 @@ def parse_trec(data: bytes, fmt: TrecFormat, where: str) -> pa.Table:
     return table
 
 
-def last_run_tag(data: bytes) -> str | None:
+def last_run_tag(data: Data) -> str | None:
     """Return the 6th field of the last record line (blank and ``#`` lines skipped), if any."""
     end = len(data)
     while end > 0:
@@ -152,7 +153,7 @@ def last_run_tag(data: bytes) -> str | None:
     return None
 
 
-def locate(data: bytes, query_id: str, doc_id: str) -> list[int]:
+def locate(data: Data, query_id: str, doc_id: str) -> list[int]:
     """Return the physical 1-based line numbers holding (*query_id*, *doc_id*) (fields 1 and 3)."""
     qid, did = query_id.encode("utf-8"), doc_id.encode("utf-8")
     found = []
@@ -168,11 +169,11 @@ def locate(data: bytes, query_id: str, doc_id: str) -> list[int]:
 # --------------------------------------------------------------------------------------------
 
 
-def _line_of(data: bytes, offset: int) -> int:
-    return data.count(b"\n", 0, offset) + 1
+def _line_of(data: Data, offset: int) -> int:
+    return bytes(data[:offset]).count(b"\n") + 1
 
 
-def _check_prelude(data: bytes, where: str) -> None:
+def _check_prelude(data: Data, where: str) -> None:
     """Refuse empty files, a leading byte-order mark and NUL bytes."""
     if not data:
         raise InputFormatError(
@@ -180,7 +181,7 @@ def _check_prelude(data: bytes, where: str) -> None:
             path=where,
             hint="check that the run/qrels was written completely",
         )
-    if data.startswith(BOM):
+    if data[: len(BOM)] == BOM:
         raise InputFormatError(
             "the file starts with a UTF-8 byte-order mark (BOM, bytes EF BB BF)",
             path=where,
@@ -199,13 +200,13 @@ def _check_prelude(data: bytes, where: str) -> None:
         )
 
 
-def _as_binary_array(data: bytes) -> pa.Array:
+def _as_binary_array(data: Data) -> pa.Array:
     """Zero-copy view of *data* as a one-element ``large_binary`` array (for RE2 scans)."""
     offsets = pa.array([0, len(data)], pa.int64()).buffers()[1]
     return pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)])
 
 
-def _has_space_trouble(text: bytes) -> bool:
+def _has_space_trouble(text: Data) -> bool:
     """True if *text* has double spaces or a space at a line edge (one RE2 pass)."""
     if text[:1] == b" " or text[-1:] == b" ":
         return True
@@ -232,15 +233,15 @@ def _drop_comments(text: bytes) -> bytes:
     return _COMMENT_LINE_RE.sub(b"", text) if b"\n#" in text else text
 
 
-def _normalise(data: bytes) -> bytes:
+def _normalise(data: Data) -> Data:
     """Return *data* with single-space separators and no comment lines (only needed steps)."""
     text = data
-    if any(ch in text for ch in _OTHER_SPACE):
-        text = text.translate(_TO_SPACE)
+    if any(text.find(ch) >= 0 for ch in _OTHER_SPACE):
+        text = bytes(text).translate(_TO_SPACE)
     if _has_space_trouble(text):
-        text = _collapse_spaces(text)
-    if b"#" in text:
-        text = _drop_comments(text)
+        text = _collapse_spaces(bytes(text))
+    if text.find(b"#") >= 0:
+        text = _drop_comments(bytes(text))
     return text
 
 
@@ -249,7 +250,7 @@ def _normalise(data: bytes) -> bytes:
 # --------------------------------------------------------------------------------------------
 
 
-def _fast_parse(text: bytes, fmt: TrecFormat) -> pa.Table | None:
+def _fast_parse(text: Data, fmt: TrecFormat) -> pa.Table | None:
     """Parse normalised *text* with ``pyarrow.csv``; None when pyarrow refuses it."""
     if not text:
         return None
@@ -372,7 +373,7 @@ def parse_grade(token: bytes, where: str, lineno: int) -> int:
     return value
 
 
-def _slow_parse(data: bytes, fmt: TrecFormat, where: str) -> pa.Table:
+def _slow_parse(data: Data, fmt: TrecFormat, where: str) -> pa.Table:
     """Line-by-line parse of the original bytes; raises at the first bad physical line."""
     read_value: Callable[[bytes, str, int], float | int] = (
         parse_grade if fmt.is_qrels else parse_score

@@ -161,7 +161,7 @@ def _read_file(source: str | os.PathLike[str], schema: pa.Schema) -> tuple[pa.Ta
     where = _source.describe(source)
     stem = _source.stem_of(source)
     data = _source.load_bytes(source)
-    if data.startswith(_PARQUET_MAGIC):
+    if data[: len(_PARQUET_MAGIC)] == _PARQUET_MAGIC:
         return _read_parquet(data, schema, where, stem)
     name = "" if _source.is_stdin(source) else os.fspath(source)
     if _source.strip_compression_suffix(name).endswith(_JSON_SUFFIXES) or _looks_like_json(data):
@@ -172,15 +172,17 @@ def _read_file(source: str | os.PathLike[str], schema: pa.Schema) -> tuple[pa.Ta
     return table, tag or stem
 
 
-def _looks_like_json(data: bytes) -> bool:
-    return data.lstrip()[:1] == b"{"
+def _looks_like_json(data: _source.Data) -> bool:
+    return bytes(data[:4096]).lstrip()[:1] == b"{"
 
 
-def _read_parquet(data: bytes, schema: pa.Schema, where: str, stem: str) -> tuple[pa.Table, str]:
+def _read_parquet(
+    data: _source.Data, schema: pa.Schema, where: str, stem: str
+) -> tuple[pa.Table, str]:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(pa.BufferReader(data))
+        table = pq.read_table(pa.BufferReader(pa.py_buffer(data)))
     except (pa.ArrowException, OSError) as exc:
         raise InputFormatError(f"unreadable Parquet file ({exc})", path=where) from None
     coerced = _tables.coerce_table(table, schema, where)
