@@ -35,6 +35,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
@@ -202,7 +203,8 @@ def _check_prelude(data: Data, where: str) -> None:
 
 def _as_binary_array(data: Data) -> pa.Array:
     """Zero-copy view of *data* as a one-element ``large_binary`` array (for RE2 scans)."""
-    offsets = pa.array([0, len(data)], pa.int64()).buffers()[1]
+    # (built from numpy: pa.array() on a list would import pandas to check for a Series)
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
     return pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)])
 
 
@@ -301,8 +303,19 @@ def _fast_result_ok(table: pa.Table, fmt: TrecFormat) -> bool:
         return False
     if not fmt.is_qrels:
         return not pc.any(pc.is_nan(table.column("score"))).as_py()
-    counts = table.group_by(["query_id", "doc_id"]).aggregate([([], "count_all")])
-    return bool(counts.num_rows == table.num_rows)
+    return not _has_duplicate_pairs(table)
+
+
+def _has_duplicate_pairs(table: pa.Table) -> bool:
+    """True if a (query_id, doc_id) pair repeats. Integer codes and a numpy sort: unlike
+    ``Table.group_by`` this does not import pyarrow.acero (and with it pandas), which would
+    cost more than the whole evaluation of a small run."""
+    q = pc.dictionary_encode(table.column("query_id")).combine_chunks()
+    d = pc.dictionary_encode(table.column("doc_id")).combine_chunks()
+    key = q.indices.to_numpy().astype(np.int64) * len(d.dictionary)
+    key += d.indices.to_numpy()
+    key.sort()
+    return bool((key[1:] == key[:-1]).any())
 
 
 # --------------------------------------------------------------------------------------------
