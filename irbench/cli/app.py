@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from irbench import __version__
-from irbench.cli import demo_cmd, eval_cmd, measures_cmd
+from irbench.cli import compare_cmd, demo_cmd, eval_cmd, measures_cmd
 
 app = typer.Typer(
     name="irbench",
@@ -38,6 +38,7 @@ def _root(
 
 
 eval_cmd.register(app)
+compare_cmd.register(app)
 measures_cmd.register(app)
 demo_cmd.register(app)
 

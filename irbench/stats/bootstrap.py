@@ -149,12 +149,13 @@ def bootstrap_test(
         np.matmul(bootstrap_counts(rng, r, n, out=buf), qt, out=sums[start : start + r])
     centred = sums - total
     obs = total - shift
+    tol = float(2 * n)  # grid rounding of the inputs (see randomization)
     if alternative == "two-sided":
-        count = (np.abs(centred) >= np.abs(obs)).sum(axis=0)
+        count = (np.abs(centred) >= np.abs(obs) - tol).sum(axis=0)
     elif alternative == "greater":
-        count = (centred >= obs).sum(axis=0)
+        count = (centred >= obs - tol).sum(axis=0)
     else:
-        count = (centred <= obs).sum(axis=0)
+        count = (centred <= obs + tol).sum(axis=0)
     p = (count + 1.0) / (replicates + 1.0)
     se = np.sqrt(p * (1.0 - p) / replicates)
 

@@ -22,8 +22,9 @@ Exactness and reproducibility
 -----------------------------
 Differences are put on a per-test power-of-two integer grid (:func:`exact_integer_scale`)
 so every ``T_s`` is an exactly representable integer: results do not depend on the BLAS
-thread count, the chunk size, or the summation order, and ties with the observed value are
-detected exactly. Random signs come from ``Generator.integers(0, 2**64, dtype=uint64)``
+thread count, the chunk size, or the summation order. Statistics within ``2n`` grid units
+(about ``1e-12`` relative) of the observed one count as ties, which absorbs the rounding of
+the inputs onto the grid (like SciPy's relative tolerance in ``permutation_test``). Random signs come from ``Generator.integers(0, 2**64, dtype=uint64)``
 (one 64-bit word per 64 queries and permutation row), a stream that is identical whatever the
 chunking, so the same seed gives the same answer for any ``chunk_size``.
 """
@@ -97,16 +98,20 @@ def random_signs(
 
 
 def _count_extreme(
-    sums: FloatArray, total: FloatArray, obs: FloatArray, alternative: Alternative
+    sums: FloatArray, total: FloatArray, obs: FloatArray, alternative: Alternative, tol: float
 ) -> npt.NDArray[np.int64]:
-    """Count rows of ``T = 2 * sums - total`` at least as extreme as ``obs`` (per column)."""
+    """Count rows of ``T = 2 * sums - total`` at least as extreme as ``obs`` (per column).
+
+    ``tol`` (grid units) absorbs the rounding of the inputs onto the grid, so that sums equal
+    in the original decimals (e.g. metric values like 0.5 and 0.25) count as ties.
+    """
     t = 2.0 * sums - total
     if alternative == "two-sided":
-        hit = np.abs(t) >= np.abs(obs)
+        hit = np.abs(t) >= np.abs(obs) - tol
     elif alternative == "greater":
-        hit = t >= obs
+        hit = t >= obs - tol
     else:
-        hit = t <= obs
+        hit = t <= obs + tol
     return hit.sum(axis=0).astype(np.int64)
 
 
@@ -160,6 +165,7 @@ def randomization_test(
     qt = np.ascontiguousarray(q.T)  # (n, P)
     total = q.sum(axis=1)  # exact
     obs = total
+    tol = float(2 * n)  # 2n grid units: each of the n roundings is <= 0.5 unit, T doubles it
     count = np.zeros(flat.shape[0], dtype=np.int64)
     rows_per_chunk = max(64, chunk_bytes // (8 * max(n, 1)))
 
@@ -169,7 +175,7 @@ def randomization_test(
         for start in range(0, nperm, rows_per_chunk):  # loop over chunks only
             ids = np.arange(start, min(nperm, start + rows_per_chunk), dtype=np.int64)
             bits = ((ids[:, None] >> shifts[None, :]) & 1).astype(np.float64)
-            count += _count_extreme(bits @ qt, total, obs, alternative)
+            count += _count_extreme(bits @ qt, total, obs, alternative, tol)
         p = count / nperm
         se = np.zeros_like(p)
         nrep = nperm
@@ -180,7 +186,7 @@ def randomization_test(
         for start in range(0, permutations, rows_per_chunk):  # loop over chunks only
             rows = min(rows_per_chunk, permutations - start)
             bits = random_signs(rng, rows, n, out=buf)
-            count += _count_extreme(bits @ qt, total, obs, alternative)
+            count += _count_extreme(bits @ qt, total, obs, alternative, tol)
         p = (count + 1.0) / (permutations + 1.0)
         se = np.sqrt(p * (1.0 - p) / permutations)
         nrep = permutations
