@@ -104,10 +104,16 @@ def minimum_detectable_effect(
         return np.full(sd_arr.shape, np.nan)
     if not 0.0 < power < 1.0:
         raise StatsError(f"power must be in (0, 1), got {power}")
+    from scipy import special
     from scipy.optimize import brentq
 
-    hi = 1.0
-    while t_power(hi, n, alpha) < power:  # bracket (a handful of doublings)
-        hi *= 2.0
-    dz = float(brentq(lambda x: float(t_power(x, n, alpha)) - power, 0.0, hi, xtol=1e-14))
+    # Bracket around the normal approximation (z_{1-alpha/2} + z_power) / sqrt(n): few
+    # evaluations of the (slow) noncentral t.
+    approx = (special.ndtri(1 - alpha / 2) + special.ndtri(power)) / np.sqrt(n)
+    lo, hi = 0.5 * approx, 1.5 * approx
+    while t_power(hi, n, alpha) < power:
+        lo, hi = hi, hi * 2.0
+    while lo > 1e-12 and t_power(lo, n, alpha) > power:
+        lo /= 2.0
+    dz = float(brentq(lambda x: float(t_power(x, n, alpha)) - power, lo, hi, xtol=1e-12))
     return np.asarray(dz * sd_arr, dtype=np.float64)
