@@ -244,6 +244,8 @@ def print_table(df: Any) -> None:
     for row in _display_rows(df):
         table.add_row(*row)
     console = Console(highlight=False)
+    if not console.is_terminal:  # pipes and files: never truncate numbers to 80 columns
+        console.width = max(console.width, 160)
     console.print(table)
     console.print(f"[dim]* significant at the corrected level. {_note(df)}[/]", soft_wrap=True)
 

@@ -30,10 +30,29 @@ def demo_command() -> None:
         f"[bold]TREC DL 2019 passage[/]: {len(runs)} runs, qrels {root / 'qrels.txt.gz'}\n"
         "[dim]MAP, RR and R use grade >= 2 as relevant, as the track does; nDCG uses the grades.[/]"
     )
+    names = [path.name.removesuffix(".run.gz") for path in runs]
     with user_errors():
         ev = Evaluator(root / "qrels.txt.gz", DEMO_MEASURES)
-        scores = [ev.score(path, name=path.name.removesuffix(".run.gz")) for path in runs]
+        scores = [ev.score(path, name=name) for path, name in zip(runs, names, strict=True)]
         _print_table(scores, ev.measures, per_query=False)
+
+        from irbench.cli.compare_cmd import print_table
+        from irbench.stats import compare
+
+        console.print(
+            "\n[bold]Against BM25[/]: paired t-test per query, Holm correction over all "
+            "comparisons, 95% intervals"
+        )
+        result = compare(
+            root / "qrels.txt.gz",
+            runs,
+            DEMO_MEASURES[:2],
+            names=names,
+            baseline="bm25",
+            test="t",
+            correction="holm",
+        )
+        print_table(result)
 
 
 def register(app: typer.Typer) -> None:

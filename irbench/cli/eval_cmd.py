@@ -198,6 +198,8 @@ def _print_table(scores: list[Any], measures: list[Any], per_query: bool) -> Non
         else:
             table.add_row(s.run, *cells)
     console = Console()
+    if not console.is_terminal:  # pipes and files: never truncate numbers to 80 columns
+        console.width = max(console.width, 160)
     console.print(table)
     nq = {len(s.query_ids) for s in scores}
     console.print(
