@@ -13,6 +13,7 @@ scores rounded to float32, so the comparison is about the measures, and
 
 from __future__ import annotations
 
+import functools
 import gzip
 import warnings
 from collections.abc import Iterator
@@ -24,7 +25,8 @@ import pytest
 
 pytrec_eval = pytest.importorskip("pytrec_eval")  # a declared dev dependency: present in CI
 
-from irbench.engine import Evaluator  # noqa: E402
+from irbench.engine import BoundQrels, Evaluator  # noqa: E402
+from irbench.io import read_qrels  # noqa: E402
 from irbench.io.schema import RUN_SCHEMA  # noqa: E402
 
 PYTREC_MEASURES = {
@@ -62,6 +64,13 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CASES = list(_runs(SHARED)) if SHARED.is_dir() else []
 
 
+@functools.lru_cache(maxsize=8)
+def _bound(path: Path) -> BoundQrels:
+    """Qrels bound once per file for all runs and variants (as a user would)."""
+    return BoundQrels.from_table(read_qrels(path), source=str(path))
+
+
+@functools.lru_cache(maxsize=8)
 def _read(path: Path, kind: str) -> dict[str, dict[str, float]]:
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt") as fh:
@@ -119,7 +128,7 @@ def test_agrees_with_pytrec_eval(shared_data: Path, qrels_rel: str, run_rel: str
         )
         ref = evaluator.evaluate({q: d for q, d in oracle_run.items()})
         keys = sorted(next(iter(ref.values())))
-        ours = Evaluator(qrels_path, [_key_to_measure(k) for k in keys], **options)
+        ours = Evaluator(_bound(qrels_path), [_key_to_measure(k) for k in keys], **options)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # missing-query warnings are tested elsewhere
             scores = ours.score(table)
