@@ -73,6 +73,7 @@ def eval_command(
 ) -> None:
     """Evaluate runs against qrels with trec_eval's exact semantics, fast."""
     from irbench.engine import Evaluator
+    from irbench.engine.naming import unique_run_names
 
     with user_errors():
         ev = Evaluator(
@@ -89,28 +90,6 @@ def eval_command(
         for s, name in zip(scores, unique_run_names(runs, [s.run for s in scores]), strict=True):
             s.run = name
         _emit(scores, ev.measures, fmt, per_query, output)
-
-
-def _stem(path: str) -> str:
-    name = Path(path).name
-    for suffix in (".gz", ".txt", ".run", ".trec", ".res", ".tsv"):
-        name = name.removesuffix(suffix)
-    return name
-
-
-def unique_run_names(paths: list[str], tags: list[str]) -> list[str]:
-    """Run names for display: the run tags if they are distinct (trec_eval prints the tag),
-    else the file names, else parent folder and file name, else the paths as given."""
-    candidates = [
-        tags,
-        [_stem(p) for p in paths],
-        [f"{Path(p).parent.name}/{_stem(p)}" for p in paths],
-        list(paths),
-    ]
-    for names in candidates:
-        if len(set(names)) == len(names):
-            return names
-    return [f"{p}#{i}" for i, p in enumerate(paths)]
 
 
 def _emit(

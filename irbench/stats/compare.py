@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from irbench.engine.naming import unique_run_names
 from irbench.errors import StatsError
 from irbench.stats._common import FloatArray, SeedLike, as_generator, check_alternative
 from irbench.stats.align import Aligned, QueryPolicy, align
@@ -337,31 +338,6 @@ def compare_per_query(
     )
 
 
-def _display_names(runs: Sequence[Any], tags: list[str]) -> list[str]:
-    """Run tags if distinct, else file names, else parent/file, else the paths (as eval)."""
-    from pathlib import Path
-
-    if not all(isinstance(r, (str, Path)) for r in runs):
-        return tags if len(set(tags)) == len(tags) else [f"{t}#{i}" for i, t in enumerate(tags)]
-    paths = [str(r) for r in runs]
-
-    def stem(p: str) -> str:
-        name = Path(p).name
-        for suffix in (".gz", ".txt", ".run", ".trec", ".res", ".tsv"):
-            name = name.removesuffix(suffix)
-        return name
-
-    for cand in (
-        tags,
-        [stem(p) for p in paths],
-        [f"{Path(p).parent.name}/{stem(p)}" for p in paths],
-        paths,
-    ):
-        if len(set(cand)) == len(cand):
-            return cand
-    return [f"{p}#{i}" for i, p in enumerate(paths)]
-
-
 def evaluate_per_query(
     qrels: Any,
     runs: Sequence[Any],
@@ -397,7 +373,7 @@ def evaluate_per_query(
             raise StatsError(f"got {len(names)} names for {len(scores)} runs")
         final = list(names)
     else:
-        final = _display_names(runs, [str(s.run) for s in scores])
+        final = unique_run_names(runs, [str(s.run) for s in scores])
     for s, name in zip(scores, final, strict=True):
         s.run = name
     tables = [results_table(s, per_query=True).to_pandas() for s in scores]
