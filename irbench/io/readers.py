@@ -16,6 +16,7 @@ TREC text rules are in :mod:`irbench.io._trec`; column rules in :mod:`irbench.io
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -173,7 +174,19 @@ def _read_file(source: str | os.PathLike[str], schema: pa.Schema) -> tuple[pa.Ta
 
 
 def _looks_like_json(data: _source.Data) -> bool:
-    return bytes(data[:4096]).lstrip()[:1] == b"{"
+    """True when the first non-blank line is a whole JSON object.
+
+    A TREC line may start with ``{`` (ids are free text), so a leading brace alone
+    does not make a file JSON Lines; the line must also parse as an object.
+    """
+    head = bytes(data[:65536]).lstrip()
+    if head[:1] != b"{":
+        return False
+    first = head.split(b"\n", 1)[0]
+    try:
+        return isinstance(json.loads(first), dict)
+    except ValueError:
+        return False
 
 
 def _read_parquet(
