@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from irbench.engine import Evaluator
@@ -139,3 +139,76 @@ def test_query_with_no_relevant_document_is_averaged_as_zero() -> None:
     )
     scores = Evaluator(qrels, ["AP", "nDCG"]).score(run)
     assert [scores.aggregates[m] for m in scores.values] == [0.5, 0.5]
+
+
+_ID_PARTS = ["", "a", "b", "ab", "abcdefgh", "abcdefghi", "é", "\x7f", "9", "0" * 9]
+
+
+@st.composite
+def _tied_run(draw: st.DrawFn) -> list[tuple[str, str, float]]:
+    """Runs with many tied scores and ids that share long prefixes (the hard tie-break cases)."""
+    ids = draw(
+        st.lists(
+            st.lists(st.sampled_from(_ID_PARTS), min_size=1, max_size=4).map("".join),
+            min_size=1,
+            max_size=40,
+            unique=True,
+        ).filter(lambda xs: all(xs))
+    )
+    queries = draw(
+        st.lists(st.sampled_from(["q1", "q2", "q10"]), min_size=len(ids), max_size=len(ids))
+    )
+    scores = draw(st.lists(st.sampled_from([0.0, 1.0, 2.5]), min_size=len(ids), max_size=len(ids)))
+    rows = list(zip(queries, ids, scores, strict=True))
+    return draw(st.permutations(rows))
+
+
+@given(_tied_run())
+@example(
+    [
+        ("q1", "abcdefgh", 1.0),
+        ("q1", "abcdefghi", 1.0),
+        ("q1", "abcdefghia", 1.0),
+        ("q1", "abcdefghb", 1.0),
+        ("q1", "abcdefgg", 1.0),
+        ("q1", "b", 1.0),
+    ]
+)
+def test_rank_order_equals_trec_eval_sort(rows: list[tuple[str, str, float]]) -> None:
+    """Every document's rank equals trec_eval's: score descending, then id bytes descending."""
+    from irbench.engine import BoundQrels
+    from irbench.engine.ranking import rank_run
+
+    qrels_rows = [(q, d, i) for i, (q, d, _) in enumerate(rows)]
+    qrels = BoundQrels.from_table(
+        pa.table(
+            {
+                "query_id": [r[0] for r in qrels_rows],
+                "doc_id": [r[1] for r in qrels_rows],
+                "relevance": [r[2] for r in qrels_rows],
+            }
+        )
+    )
+    run = pa.table(
+        {
+            "query_id": [r[0] for r in rows],
+            "doc_id": [r[1] for r in rows],
+            "score": [r[2] for r in rows],
+        }
+    )
+    ranking = rank_run(run, qrels)
+    grade_of = {(q, d): g for q, d, g in qrels_rows}
+    qids = qrels.query_ids.to_pylist()
+    got = list(
+        zip(
+            (qids[p] for p in ranking.qpos),
+            ranking.rank.tolist(),
+            ranking.grade.tolist(),
+            strict=True,
+        )
+    )
+    want = []
+    for q in sorted({r[0] for r in rows}, key=str.encode):
+        docs = sorted(((s, d.encode()) for qq, d, s in rows if qq == q), reverse=True)
+        want += [(q, i + 1, grade_of[(q, d.decode())]) for i, (_, d) in enumerate(docs)]
+    assert got == want

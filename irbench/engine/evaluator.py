@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from irbench._arrow import from_numpy, repeat_string
 from irbench.engine.kernels import KERNELS, Context
 from irbench.engine.qrels import BoundQrels
 from irbench.engine.ranking import rank_run
@@ -157,7 +158,7 @@ class Evaluator:
         values = {m: KERNELS[m.name](ctx, m)[idx] for m in self.measures}
         scores = RunScores(
             run=run_name,
-            query_ids=pc.take(self.qrels.query_ids, pa.array(idx)),
+            query_ids=pc.take(self.qrels.query_ids, from_numpy(idx)),
             values=values,
             num_qrels_queries_missing=missing,
             num_run_queries_not_in_qrels=ranking.num_queries_not_in_qrels,
@@ -235,14 +236,14 @@ def results_table(scores: RunScores, *, per_query: bool = True) -> pa.Table:
     cols: dict[str, list[pa.Array]] = {"run": [], "measure": [], "query_id": [], "value": []}
     for m in measures:
         if per_query and nq:
-            cols["measure"].append(pa.array(np.full(nq, str(m), dtype=object), pa.string()))
+            cols["measure"].append(repeat_string(str(m), nq))
             cols["query_id"].append(scores.query_ids)
-            cols["value"].append(pa.array(scores.values[m], pa.float64()))
-        cols["measure"].append(pa.array([str(m)], pa.string()))
-        cols["query_id"].append(pa.array(["all"], pa.string()))
-        cols["value"].append(pa.array([scores.aggregates[m]], pa.float64()))
+            cols["value"].append(from_numpy(scores.values[m].astype(np.float64)))
+        cols["measure"].append(repeat_string(str(m), 1))
+        cols["query_id"].append(repeat_string("all", 1))
+        cols["value"].append(from_numpy(np.array([scores.aggregates[m]], dtype=np.float64)))
     total = sum(len(a) for a in cols["value"])
-    run_col = pa.array(np.full(total, scores.run, dtype=object), pa.string())
+    run_col = repeat_string(scores.run, total)
     return pa.Table.from_arrays(
         [
             run_col,

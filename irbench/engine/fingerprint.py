@@ -8,6 +8,8 @@ confirmed on the strings before anything is reported.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
@@ -34,22 +36,35 @@ def _offsets_and_data(arr: pa.Array) -> tuple[npt.NDArray[np.int64], npt.NDArray
     return offsets.astype(np.int64, copy=False), data
 
 
-def fingerprint(arr: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.uint64]:
-    """A 64-bit hash of every string in ``arr`` (splitmix-style mixing of 8-byte words)."""
+class StringKeys(NamedTuple):
+    """Numeric stand-ins for the strings of an Arrow array, one entry per string.
+
+    ``hash`` is a 64-bit fingerprint (equal strings, equal hashes). ``prefix`` is the first
+    eight bytes read big-endian, zero-padded, and ``length`` the byte length: ``(prefix,
+    length)`` orders two strings exactly as ``strcmp`` does unless both are longer than eight
+    bytes and share their first eight (then the strings must be compared themselves).
+    """
+
+    hash: npt.NDArray[np.uint64]
+    prefix: npt.NDArray[np.uint64]
+    length: npt.NDArray[np.int64]
+
+
+def string_keys(arr: pa.Array | pa.ChunkedArray) -> StringKeys:
+    """Fingerprints and order prefixes of every string in ``arr`` (a few numpy passes)."""
     if isinstance(arr, pa.ChunkedArray):
-        parts = [fingerprint(c) for c in arr.chunks]
-        return np.concatenate(parts) if parts else np.empty(0, np.uint64)
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
     offsets, data = _offsets_and_data(arr)
-    n = len(arr)
     starts = offsets[:-1]
     lengths = offsets[1:] - starts
     h = lengths.astype(np.uint64) * _M1
-    if n == 0:
-        return h
+    if len(arr) == 0:
+        return StringKeys(h, h.copy(), lengths)
     padded = np.concatenate([data, np.zeros(8, dtype=np.uint8)])
     windows = np.lib.stride_tricks.sliding_window_view(padded, 8)
     max_len = int(lengths.max())
-    for w in range(0, max_len, 8):
+    prefix = np.zeros(len(arr), dtype=np.uint64)
+    for w in range(0, max(max_len, 1), 8):
         pos = np.minimum(starts + w, padded.size - 8)
         word = np.ascontiguousarray(windows[pos]).view(np.uint64).ravel()
         keep = np.clip(lengths - w, 0, 8).astype(np.uint64)
@@ -59,9 +74,17 @@ def fingerprint(arr: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.uint64]:
             np.uint64(0xFFFFFFFFFFFFFFFF),
             (np.uint64(1) << (keep * np.uint64(8))) - np.uint64(1),
         )
+        word &= mask
+        if w == 0:
+            prefix = word.byteswap()
         with np.errstate(over="ignore"):
-            h ^= word & mask
+            h ^= word
             h *= _M2
             h ^= h >> np.uint64(31)
             h *= _M1
-    return h
+    return StringKeys(h, prefix, lengths)
+
+
+def fingerprint(arr: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.uint64]:
+    """A 64-bit hash of every string in ``arr`` (splitmix-style mixing of 8-byte words)."""
+    return string_keys(arr).hash

@@ -12,16 +12,22 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from irbench.engine.segments import FloatArray, IntArray, positions_in_segment
+from irbench._arrow import from_numpy, to_numpy
+from irbench.engine.segments import BoolArray, FloatArray, IntArray, positions_in_segment
 from irbench.errors import DuplicateEntryError, InputFormatError
 
 #: Grade given to a retrieved document that is not in the qrels (trec_eval RELVALUE_NONPOOL).
 NONPOOL = -1
 #: Grade given to a retrieved document judged with a negative grade (trec_eval RELVALUE_UNJUDGED).
 UNJUDGED = -2
+
+#: Odd constant mixing a query position into a document fingerprint (splitmix64's).
+_QPOS_MIX = np.uint64(0x94D049BB133111EB)
+_BUCKET_SHIFT = np.uint64(44)  # 2^20 buckets for the judged-key bitmap
 
 
 @dataclass
@@ -51,10 +57,10 @@ class BoundQrels:
         dcol = qrels.column("doc_id").combine_chunks()
         query_ids = pc.take(pc.unique(qcol), pc.sort_indices(pc.unique(qcol)))
         doc_ids = pc.unique(dcol)
-        qpos = pc.index_in(qcol, value_set=query_ids).to_numpy().astype(np.int64)
-        dpos = pc.index_in(dcol, value_set=doc_ids).to_numpy().astype(np.int64)
+        qpos = to_numpy(pc.index_in(qcol, value_set=query_ids)).astype(np.int64)
+        dpos = to_numpy(pc.index_in(dcol, value_set=doc_ids)).astype(np.int64)
         keys = qpos * np.int64(len(doc_ids)) + dpos
-        grades = np.asarray(qrels.column("relevance").to_numpy(), dtype=np.int64)
+        grades = to_numpy(qrels.column("relevance")).astype(np.int64)
         order = np.argsort(keys, kind="stable")
         keys, grades, qpos = keys[order], grades[order], qpos[order]
         dup = np.flatnonzero(keys[1:] == keys[:-1])
@@ -88,12 +94,12 @@ class BoundQrels:
     def lookup(self, qpos: IntArray, doc_ids: pa.Array | pa.ChunkedArray) -> IntArray:
         """Grade of each (query, document) row; NONPOOL if unjudged, UNJUDGED if negative."""
         dpos = pc.index_in(doc_ids, value_set=self.doc_ids)
-        found = pc.is_valid(dpos).to_numpy(zero_copy_only=False)
+        found = to_numpy(pc.is_valid(dpos))
         grades = np.full(len(qpos), NONPOOL, dtype=np.int64)
         if not found.any():
             return grades
         rows = np.flatnonzero(found)
-        d = pc.take(dpos, pa.array(rows)).to_numpy().astype(np.int64)
+        d = to_numpy(pc.take(dpos, from_numpy(rows))).astype(np.int64)
         keys = qpos[rows] * np.int64(len(self.doc_ids)) + d
         at = np.searchsorted(self.keys, keys)
         at_clip = np.minimum(at, self.keys.size - 1)
@@ -101,6 +107,62 @@ class BoundQrels:
         g = self.grades[at_clip[hit]]
         grades[rows[hit]] = np.where(g < 0, UNJUDGED, g)
         return grades
+
+    def lookup_hashed(
+        self, qpos: IntArray, doc_hash: npt.NDArray[np.uint64], doc_ids: pa.Array, rows: IntArray
+    ) -> IntArray:
+        """:meth:`lookup` of ``doc_ids[rows]`` through their 64-bit fingerprints ``doc_hash``.
+
+        A 2^20-bucket bitmap of the judgment keys discards almost every unjudged row with one
+        gather; the few candidates are binary-searched and then confirmed on the strings, so
+        the result equals :meth:`lookup` exactly (and falls back to it if two judgments of
+        the qrels share a key).
+        """
+        table = self._hashed_judgments()
+        if table is None:
+            return self.lookup(qpos, pc.take(doc_ids, from_numpy(rows)))
+        keys, order, bitmap = table
+        run_keys = doc_hash ^ (qpos.astype(np.uint64) * _QPOS_MIX)
+        cand = np.flatnonzero(bitmap[run_keys >> _BUCKET_SHIFT])
+        grades = np.full(len(qpos), NONPOOL, dtype=np.int64)
+        if not cand.size:
+            return grades
+        at = np.minimum(np.searchsorted(keys, run_keys[cand]), keys.size - 1)
+        hit = keys[at] == run_keys[cand]
+        hit_rows, judgment = cand[hit], order[at[hit]]
+        if hit_rows.size:  # confirm on the ids themselves (a fingerprint match is not proof)
+            same_q = self.qpos[judgment] == qpos[hit_rows]
+            same_d = to_numpy(
+                pc.equal(
+                    pc.take(doc_ids, from_numpy(rows[hit_rows])),
+                    pc.take(self.doc_ids, from_numpy(self.dpos[judgment])),
+                )
+            )
+            ok = same_q & same_d
+            hit_rows, judgment = hit_rows[ok], judgment[ok]
+        g = self.grades[judgment]
+        grades[hit_rows] = np.where(g < 0, UNJUDGED, g)
+        return grades
+
+    @property
+    def dpos(self) -> IntArray:
+        """Position in ``doc_ids`` of each judgment's document."""
+        return self.keys - self.qpos * np.int64(len(self.doc_ids))
+
+    def _hashed_judgments(self) -> tuple[npt.NDArray[np.uint64], IntArray, BoolArray] | None:
+        """Sorted fingerprint keys of the judgments, their order and the bucket bitmap."""
+        if "hashed" not in self._cache:
+            from irbench.engine.fingerprint import string_keys
+
+            doc_hash = string_keys(self.doc_ids).hash[self.dpos]
+            keys = doc_hash ^ (self.qpos.astype(np.uint64) * _QPOS_MIX)
+            order = np.argsort(keys, kind="stable")
+            keys = keys[order]
+            bitmap = np.zeros(1 << (64 - int(_BUCKET_SHIFT)), dtype=bool)
+            bitmap[keys >> _BUCKET_SHIFT] = True
+            unique = not (keys[1:] == keys[:-1]).any()
+            self._cache["hashed"] = (keys, order, bitmap) if unique else None
+        return self._cache["hashed"]  # type: ignore[return-value]
 
     # ----------------------------------------------------------------- per-query statistics
 

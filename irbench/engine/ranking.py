@@ -18,7 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from irbench.engine.fingerprint import fingerprint
+from irbench._arrow import from_numpy, to_numpy
+from irbench.engine.fingerprint import StringKeys, string_keys
 from irbench.engine.qrels import NONPOOL, UNJUDGED, BoundQrels
 from irbench.engine.segments import BoolArray, IntArray, positions_in_segment
 from irbench.errors import DuplicateEntryError, InputFormatError
@@ -37,12 +38,6 @@ class Ranking:
     grade: IntArray  # qrels grade, NONPOOL (-1) or UNJUDGED (-2)
     present: BoolArray  # per qrels query: is it in the run at all (before -J)?
     num_queries_not_in_qrels: int
-
-
-def _to_numpy(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
-    return arr.to_numpy(zero_copy_only=False)
 
 
 def _order(qpos: IntArray, score: np.ndarray) -> IntArray | None:
@@ -67,33 +62,86 @@ def _order(qpos: IntArray, score: np.ndarray) -> IntArray | None:
     return np.lexsort((-score, qpos))
 
 
-def _fix_ties(qpos: IntArray, score: np.ndarray, docs: pa.Array) -> IntArray | None:
-    """Permutation putting tied (query, score) rows in document-id descending order, or None."""
+def _combined(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(arr, pa.ChunkedArray):
+        return arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
+    return arr
+
+
+def _query_positions(qcol: pa.Array, qrels: BoundQrels) -> tuple[IntArray, int]:
+    """``qpos`` of every row (-1 if its query is not in the qrels) and how many such queries.
+
+    Runs come grouped by query, so only the first row of each run of equal ids (found by one
+    vectorised comparison of neighbours) is looked up in the qrels' query ids.
+    """
+    n = len(qcol)
+    if n == 0:
+        return np.empty(0, dtype=np.int64), 0
+    change = to_numpy(pc.not_equal(qcol.slice(1), qcol.slice(0, n - 1)))
+    heads = np.flatnonzero(np.concatenate(([True], change)))
+    head_ids = pc.take(qcol, from_numpy(heads))
+    found = pc.index_in(head_ids, value_set=qrels.query_ids)
+    head_q = to_numpy(found, null=-1).astype(np.int64, copy=False)
+    qpos = np.repeat(head_q, np.diff(np.append(heads, n)))
+    outside = np.flatnonzero(head_q < 0)
+    n_outside = len(pc.unique(pc.take(head_ids, from_numpy(outside)))) if outside.size else 0
+    return qpos, n_outside
+
+
+def _tie_order_wrong(qpos: IntArray, score: np.ndarray, keys: StringKeys) -> IntArray:
+    """Indices i of tied neighbours (i, i+1) not known to be in doc-id descending order."""
     tie = (qpos[1:] == qpos[:-1]) & (score[1:] == score[:-1])
-    if not tie.any():
-        return None
     pairs = np.flatnonzero(tie)
-    left = pc.take(docs, pa.array(pairs))
-    right = pc.take(docs, pa.array(pairs + 1))
-    if pc.all(pc.greater_equal(left, right)).as_py():
+    if not pairs.size:
+        return pairs
+    pl, pr = keys.prefix[pairs], keys.prefix[pairs + 1]
+    ll, lr = keys.length[pairs], keys.length[pairs + 1]
+    unsure = (pl == pr) & (ll > 8) & (lr > 8)  # same 8-byte prefix: compare the strings
+    wrong = (pl < pr) | ((pl == pr) & (ll < lr)) | unsure
+    return pairs if wrong.any() else pairs[:0]
+
+
+def _fix_ties(
+    qpos: IntArray, score: np.ndarray, keys: StringKeys, docs: pa.Array, rows: IntArray
+) -> IntArray | None:
+    """Permutation putting tied (query, score) rows in document-id descending order, or None.
+
+    Tied rows are ordered by the numeric (prefix, length) keys, which is ``strcmp`` order;
+    only groups where two ids share a prefix longer than eight bytes compare the strings.
+    """
+    if not _tie_order_wrong(qpos, score, keys).size:
         return None
-    # every row that belongs to a tie group, with the id of its group
+    tie = (qpos[1:] == qpos[:-1]) & (score[1:] == score[:-1])
+    pairs = np.flatnonzero(tie)
     in_tie = np.zeros(qpos.size, dtype=bool)
     in_tie[pairs] = True
     in_tie[pairs + 1] = True
-    rows = np.flatnonzero(in_tie)
-    group = np.cumsum(np.r_[True, ~tie[rows[:-1]] | (rows[1:] != rows[:-1] + 1)])
-    sub = pa.table({"g": group, "d": pc.take(docs, pa.array(rows))})
-    idx = pc.sort_indices(sub, sort_keys=[("g", "ascending"), ("d", "descending")]).to_numpy()
+    members = np.flatnonzero(in_tie)
+    group = np.cumsum(np.r_[True, ~tie[members[:-1]] | (members[1:] != members[:-1] + 1)])
+    prefix, length = keys.prefix[members], keys.length[members]
+    idx = np.lexsort((-length, ~prefix, group))  # group ascending, then id descending
+    g, p, ln = group[idx], prefix[idx], length[idx]
+    unsure = (g[1:] == g[:-1]) & (p[1:] == p[:-1]) & (ln[1:] > 8) & (ln[:-1] > 8)
+    if unsure.any():
+        redo = np.flatnonzero(np.isin(g, np.unique(g[1:][unsure])))
+        sub = pa.table(
+            {
+                "g": from_numpy(g[redo]),
+                "d": pc.take(docs, from_numpy(rows[members[idx[redo]]])),
+            }
+        )
+        by_string = to_numpy(pc.sort_indices(sub, [("g", "ascending"), ("d", "descending")]))
+        idx[redo] = idx[redo][by_string]
     perm = np.arange(qpos.size, dtype=np.int64)
-    perm[rows] = rows[idx]
+    perm[members] = members[idx]
     return perm
 
 
-def _check_duplicates(qpos: IntArray, docs: pa.Array, source: str) -> None:
+def _check_duplicates(
+    qpos: IntArray, doc_hash: np.ndarray, docs: pa.Array, rows: IntArray, source: str
+) -> None:
     """Refuse a run that retrieves the same document twice for a query (trec_eval does)."""
-    key = fingerprint(docs)
-    key ^= qpos.astype(np.uint64) * np.uint64(0x94D049BB133111EB)
+    key = doc_hash ^ (qpos.astype(np.uint64) * np.uint64(0x94D049BB133111EB))
     sk = np.sort(key)  # a plain sort is several times cheaper than argsort
     if not (sk[1:] == sk[:-1]).any():
         return
@@ -102,8 +150,8 @@ def _check_duplicates(qpos: IntArray, docs: pa.Array, source: str) -> None:
     cand = np.flatnonzero(sk[1:] == sk[:-1])
     for c in cand[:1000]:  # fingerprint collisions are confirmed on the strings
         i, j = int(order[c]), int(order[c + 1])
-        if qpos[i] == qpos[j] and docs[i].as_py() == docs[j].as_py():
-            doc = docs[i].as_py()
+        doc = docs[int(rows[i])].as_py()
+        if qpos[i] == qpos[j] and doc == docs[int(rows[j])].as_py():
             err = DuplicateEntryError(
                 f"document {doc!r} is retrieved twice for one query",
                 path=source,
@@ -123,45 +171,41 @@ def rank_run(
     judged_only: bool = False,
     source: str = "run",
 ) -> Ranking:
-    """Rank ``run`` (RUN_SCHEMA) against ``qrels`` the way trec_eval 9.0.x does."""
-    qcol = run.column("query_id")
-    qpos_all = pc.index_in(qcol, value_set=qrels.query_ids)
-    valid = pc.is_valid(qpos_all)
-    n_invalid = len(qpos_all) - pc.sum(valid.cast(pa.int64())).as_py() if len(qpos_all) else 0
-    if n_invalid:
-        dropped = pc.filter(qcol, pc.invert(valid))
-        n_not_in_qrels = len(pc.unique(dropped))
-        keep = valid
-        qpos_arr = pc.filter(qpos_all, keep)
-        docs = pc.filter(run.column("doc_id"), keep)
-        score = pc.filter(run.column("score"), keep)
-    else:
-        n_not_in_qrels = 0
-        qpos_arr, docs, score = qpos_all, run.column("doc_id"), run.column("score")
-    qpos = _to_numpy(qpos_arr).astype(np.int64, copy=False)
-    docs = docs.combine_chunks() if isinstance(docs, pa.ChunkedArray) else docs
-    scores = _to_numpy(score).astype(np.float64, copy=False)
+    """Rank ``run`` (RUN_SCHEMA) against ``qrels`` the way trec_eval 9.0.x does.
+
+    Strings are touched a fixed number of times: neighbours compared once for query runs,
+    hashed once for document keys; everything after that is numpy on integer keys.
+    """
+    qcol, docs = _combined(run.column("query_id")), _combined(run.column("doc_id"))
+    scores = to_numpy(run.column("score")).astype(np.float64, copy=False)
     if np.isnan(scores).any():
         raise InputFormatError("a score is NaN; scores must be numbers", path=source)
+    qpos, n_not_in_qrels = _query_positions(qcol, qrels)
+    keys = string_keys(docs)
+    rows = np.arange(qpos.size, dtype=np.int64)  # row of the run table behind each entry
+    if n_not_in_qrels:
+        kept = np.flatnonzero(qpos >= 0)
+        qpos, scores, rows = qpos[kept], scores[kept], kept
+        keys = StringKeys(keys.hash[kept], keys.prefix[kept], keys.length[kept])
 
     present = np.bincount(qpos, minlength=qrels.num_queries) > 0
-    _check_duplicates(qpos, docs, source)
+    _check_duplicates(qpos, keys.hash, docs, rows, source)
 
     order = _order(qpos, scores)
     if order is not None:
-        qpos, scores = qpos[order], scores[order]
-        docs = pc.take(docs, pa.array(order))
-    fix = _fix_ties(qpos, scores, docs)
-    if fix is not None:
-        docs = pc.take(docs, pa.array(fix))  # qpos and scores are unchanged by a tie fix
+        qpos, scores, rows = qpos[order], scores[order], rows[order]
+        keys = StringKeys(keys.hash[order], keys.prefix[order], keys.length[order])
+    fix = _fix_ties(qpos, scores, keys, docs, rows)
+    doc_hash = keys.hash
+    if fix is not None:  # qpos and scores are unchanged by a tie fix
+        rows, doc_hash = rows[fix], doc_hash[fix]
 
     rank = positions_in_segment(qpos, qrels.num_queries) + 1
     if max_results is not None:
         keep_m = rank <= max_results
         if not keep_m.all():
-            qpos, rank = qpos[keep_m], rank[keep_m]
-            docs = pc.filter(docs, pa.array(keep_m))
-    grade = qrels.lookup(qpos, docs)
+            qpos, rank, rows, doc_hash = qpos[keep_m], rank[keep_m], rows[keep_m], doc_hash[keep_m]
+    grade = qrels.lookup_hashed(qpos, doc_hash, docs, rows)
     if judged_only:
         judged = grade >= 0
         qpos, grade = qpos[judged], grade[judged]

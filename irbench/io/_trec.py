@@ -40,6 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from irbench._arrow import to_numpy
 from irbench.errors import DuplicateEntryError, InputFormatError
 from irbench.io._source import Data
 from irbench.io.schema import QRELS_SCHEMA, RUN_SCHEMA
@@ -312,8 +313,8 @@ def _has_duplicate_pairs(table: pa.Table) -> bool:
     cost more than the whole evaluation of a small run."""
     q = pc.dictionary_encode(table.column("query_id")).combine_chunks()
     d = pc.dictionary_encode(table.column("doc_id")).combine_chunks()
-    key = q.indices.to_numpy().astype(np.int64) * len(d.dictionary)
-    key += d.indices.to_numpy()
+    key = to_numpy(q.indices).astype(np.int64) * len(d.dictionary)
+    key += to_numpy(d.indices)
     key.sort()
     return bool((key[1:] == key[:-1]).any())
 
