@@ -106,8 +106,9 @@ def _fix_ties(
 ) -> IntArray | None:
     """Permutation putting tied (query, score) rows in document-id descending order, or None.
 
-    Tied rows are ordered by the numeric (prefix, length) keys, which is ``strcmp`` order;
-    only groups where two ids share a prefix longer than eight bytes compare the strings.
+    Tied rows are ordered by their big-endian 8-byte prefixes, which is ``strcmp`` order
+    whenever the prefixes differ; only groups where two ids share a prefix (ids longer than
+    eight bytes, or with NUL bytes) compare the strings.
     """
     if not _tie_order_wrong(qpos, score, keys).size:
         return None
@@ -118,10 +119,9 @@ def _fix_ties(
     in_tie[pairs + 1] = True
     members = np.flatnonzero(in_tie)
     group = np.cumsum(np.r_[True, ~tie[members[:-1]] | (members[1:] != members[:-1] + 1)])
-    prefix, length = keys.prefix[members], keys.length[members]
-    idx = np.lexsort((-length, ~prefix, group))  # group ascending, then id descending
-    g, p, ln = group[idx], prefix[idx], length[idx]
-    unsure = (g[1:] == g[:-1]) & (p[1:] == p[:-1]) & (ln[1:] > 8) & (ln[:-1] > 8)
+    idx = np.lexsort((~keys.prefix[members], group))  # group ascending, then prefix descending
+    g, p = group[idx], keys.prefix[members][idx]
+    unsure = (g[1:] == g[:-1]) & (p[1:] == p[:-1])  # same 8-byte prefix: compare the strings
     if unsure.any():
         redo = np.flatnonzero(np.isin(g, np.unique(g[1:][unsure])))
         sub = pa.table(
