@@ -521,9 +521,9 @@ def update_baseline(
     changes = _diff(name, entry, new)
     if entry is not None and entry.get("qrels_sha256") == new["qrels_sha256"]:
         kept = {k: v for k, v in entry["runs"].items() if k not in new["runs"]}
-        merged = {**kept, **new["runs"]}
-        new["runs"] = {k: merged[k] for k in sorted(merged)}
+        new["runs"] = {**kept, **new["runs"]}
         new["measures"] = {**entry["measures"], **new["measures"]}
+    new["runs"] = {k: new["runs"][k] for k in sorted(new["runs"])}  # stable diffs
     datasets = dict(doc.get("datasets", {}))
     datasets[name] = new
     out = {
