@@ -116,6 +116,7 @@ def test_degraded_copy_fails_naming_measure_and_queries(setup: dict[str, Path]) 
     named = {q.query_id for q in by["nDCG@10"].regressed}
     assert named and "most regressed queries" in by["nDCG@10"].detail
     assert all(q in by["nDCG@10"].detail for q in named)
+    assert "ties" in by["nDCG@10"].detail  # tie diagnostic: could tie order explain it?
     assert result.exit_code == 1
 
 

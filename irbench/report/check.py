@@ -419,12 +419,28 @@ def check_scores(
                 )
                 continue
             pol = policy_for(doc, name, src)
-            result.rows.append(
-                _check_value(
-                    ds.name, r.name, name, old, queries_old, r.per_query(m), actual, pol, seed
-                )
+            row = _check_value(
+                ds.name, r.name, name, old, queries_old, r.per_query(m), actual, pol, seed
             )
+            if row.status in ("REGRESSED", "WITHIN TOLERANCE"):
+                _add_tie_note(row, ds, r, m)
+            result.rows.append(row)
     return result
+
+
+def _add_tie_note(row: CheckRow, ds: DatasetScores, run: Any, measure: Any) -> None:
+    """Say whether tie order alone could explain the drop (tied scores straddling a cutoff)."""
+    from irbench.report.diagnostics import tie_report
+
+    tr = next(t for t in tie_report(ds.evaluator, run.table, run.name) if t.measure == str(measure))
+    if not tr.queries:
+        row.detail += "; no ties affect this value"
+        return
+    within = tr.low - EPS <= row.expected <= tr.high + EPS
+    row.detail += (
+        f"; ties in {len(tr.queries)} queries let the value range over [{tr.low:.4f}, "
+        f"{tr.high:.4f}]" + (" (the baseline value is inside it)" if within else "")
+    )
 
 
 def check(
