@@ -152,6 +152,19 @@ def test_policy_tolerance_and_margin(setup: dict[str, Path]) -> None:
     assert res.exit_code == 0
 
 
+def test_same_run_different_value_blames_the_evaluation(setup: dict[str, Path]) -> None:
+    from irbench.report.check import check
+
+    path = _copy_baseline(
+        setup, "raised.toml", lambda t: re.sub(r"\nvalue = 0\.5058", "\nvalue = 0.6058", t)
+    )
+    res = check(path, setup["qrels"], [setup["good"]])
+    row = next(r for r in res.rows if r.measure == "nDCG@10")
+    assert row.status == "REGRESSED" and row.expected == pytest.approx(0.6058, abs=1e-4)
+    assert "content is unchanged (same SHA-256)" in row.detail
+    assert res.exit_code == 1
+
+
 def test_missing_value_fails_with_exit_1(setup: dict[str, Path]) -> None:
     res = _invoke(
         "--baseline",

@@ -424,6 +424,10 @@ def check_scores(
             )
             if row.status in ("REGRESSED", "WITHIN TOLERANCE"):
                 _add_tie_note(row, ds, r, m)
+            if row.status != "OK" and base_run.get("run_sha256") == r.sha256:
+                row.detail += (
+                    "; the run's content is unchanged (same SHA-256): the evaluation changed"
+                )
             result.rows.append(row)
     return result
 
