@@ -247,9 +247,13 @@ def test_structurally_bad_baselines_exit_2(setup: dict[str, Path]) -> None:
         "noqueries.toml": (lambda t: re.sub(r"\nqueries = \[[^\]]*\]", "", t), "query set"),
         "short.toml": (
             lambda t: re.sub(r"per_query = \[[^,]*, ", "per_query = [", t, count=1),
-            "one number per query (43)",
+            "one number per query (43 numbers)",
         ),
         "novalue.toml": (lambda t: re.sub(r"\nvalue = [^\n]*", "", t, count=1), "numeric value"),
+        "textvalue.toml": (
+            lambda t: re.sub(r"per_query = \[[^,]*,", 'per_query = ["x",', t, count=1),
+            "one number per query",
+        ),
         "notirbench.toml": (lambda t: t.replace("format = 1", "format = 7"), "format = 1"),
         "policy.toml": (
             lambda t: t.replace("tolerance = 0.0", "tolerance = -1"),

@@ -139,21 +139,31 @@ def load_baseline(path: str | os.PathLike[str]) -> dict[str, Any]:
         for k in ("qrels_sha256", "query_policy", "tie_policy", "measures", "runs"):
             if k not in ds:
                 raise _bad(src, key, f"lacks {k!r}")
+        for k in ("measures", "runs"):
+            if not isinstance(ds[k], Mapping):
+                raise _bad(src, f"{key[:-1]}.{k}]", "must be a table")
         for rname, run in ds["runs"].items():
             rkey = f"[datasets.{dname}.runs.{rname}]"
             queries = run.get("queries") if isinstance(run, Mapping) else None
             if not isinstance(queries, list) or not queries:
                 raise _bad(src, rkey, "lacks the query set (queries = [...])")
-            for mname, v in run.get("values", {}).items():
+            values = run.get("values", {})
+            if not isinstance(values, Mapping):
+                raise _bad(src, f"{rkey[:-1]}.values]", "must be a table")
+            for mname, v in values.items():
                 vkey = f"{rkey[:-1]}.values.{mname!r}]"
                 if not isinstance(v, Mapping) or not isinstance(v.get("value"), (int, float)):
                     raise _bad(src, vkey, "lacks a numeric value")
                 pq = v.get("per_query")
-                if not isinstance(pq, list) or len(pq) != len(queries):
+                if (
+                    not isinstance(pq, list)
+                    or len(pq) != len(queries)
+                    or not all(isinstance(x, (int, float)) for x in pq)
+                ):
                     raise _bad(
                         src,
                         vkey,
-                        f"per_query must hold one number per query ({len(queries)})",
+                        f"per_query must hold one number per query ({len(queries)} numbers)",
                     )
                 if mname not in ds["measures"]:
                     raise _bad(src, vkey, f"measure {mname!r} is not in {key[:-1]}.measures]")

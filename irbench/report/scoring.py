@@ -106,7 +106,7 @@ def run_sha256(table: pa.Table) -> str:
         table = table.take(order)
     h = hashlib.sha256()
     for name in ("query_id", "doc_id"):
-        arr = table.column(name).combine_chunks()
+        arr = table.column(name).combine_chunks().cast(pa.string())
         offsets = (
             np.frombuffer(
                 arr.buffers()[1], dtype=np.int32, count=len(arr) + 1, offset=arr.offset * 4
