@@ -19,6 +19,8 @@ _LAZY = {
     "evaluate": "irbench.engine",
     "Evaluator": "irbench.engine",
     "compare": "irbench.stats",
+    "leaderboard": "irbench.report.leaderboard",
+    "check": "irbench.report.check",
     "read_run": "irbench.io",
     "read_qrels": "irbench.io",
     "write_run": "irbench.io",
@@ -39,8 +41,10 @@ __all__ = [
     "Measure",
     "MeasureError",
     "__version__",
+    "check",
     "compare",
     "evaluate",
+    "leaderboard",
     "parse_measure",
     "parse_measures",
     "read_qrels",
@@ -53,6 +57,8 @@ if TYPE_CHECKING:
     from irbench.errors import InputFormatError, IrbenchError, IrbenchWarning, MeasureError
     from irbench.io import read_qrels, read_run, write_run
     from irbench.measures import Measure, parse_measure, parse_measures
+    from irbench.report.check import check
+    from irbench.report.leaderboard import leaderboard
     from irbench.stats import compare
 
 

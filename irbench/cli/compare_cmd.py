@@ -250,6 +250,23 @@ def print_table(df: Any) -> None:
     console.print(f"[dim]* significant at the corrected level. {_note(df)}[/]", soft_wrap=True)
 
 
+def _guard_query_sets(table: Any) -> None:
+    """Refuse runs scored on different query sets (the test would silently drop queries)."""
+    from irbench.errors import ComparabilityError
+
+    per_run = table[table["query_id"] != "all"].groupby("run", sort=False)["query_id"]
+    sets = {run: set(q) for run, q in per_run}
+    union = set().union(*sets.values()) if sets else set()
+    for run, qs in sets.items():
+        if qs != union:
+            lacking = sorted(union - qs)
+            raise ComparabilityError(
+                f"runs are scored on different query sets: {run!r} lacks {len(lacking)} "
+                f"queries others have ({', '.join(lacking[:5])}{' ...' if len(lacking) > 5 else ''}); "
+                "use -c to score missing queries 0, or --force to test on the shared queries only"
+            )
+
+
 def compare_command(
     qrels: Annotated[str, typer.Argument(help="Qrels: TREC file (.gz ok), Parquet, JSONL.")],
     runs: Annotated[list[str], typer.Argument(help="Two or more runs (TREC file, .gz, ...).")],
@@ -300,6 +317,10 @@ def compare_command(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Compare runs scored on different query sets anyway."),
+    ] = False,
 ) -> None:
     """Paired significance tests between runs for every measure, with corrected p-values."""
     from irbench.errors import StatsError
@@ -318,6 +339,8 @@ def compare_command(
             max_results=max_results,
         )
         names = list(dict.fromkeys(table["run"]))
+        if not complete and not force:
+            _guard_query_sets(table)
         base = baseline
         if base is not None and base not in names:
             if base in runs:

@@ -1,0 +1,155 @@
+"""`irbench leaderboard`: one table of runs x measures (x datasets) with provenance."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from irbench.cli.common import user_errors
+
+EXAMPLES = """
+[bold]Examples[/]
+
+  irbench leaderboard qrels.txt runs/*.run -m nDCG@10 -m 'AP(rel=2)' --baseline bm25
+  irbench leaderboard qrels.txt runs/*.run -m nDCG@10 -o board.html     [dim]# sortable page, charts[/]
+  irbench leaderboard --spec beir.toml -o board.md                       [dim]# many datasets[/]
+
+A spec file (TOML; paths relative to it):
+
+  measures = ["nDCG@10"]
+  baseline = "BM25"
+  [datasets.dl19]
+  qrels = "qrels.dl19-passage.txt"            [dim]# a file or a dataset id[/]
+  runs = ["runs/*/dl19.txt"]                  [dim]# paths or globs[/]
+  run_names = "parent"                        [dim]# auto | file | parent[/]
+  [datasets.dl20]
+  qrels = "qrels.dl20-passage.txt"
+  runs = { BM25 = "runs/BM25/dl20.txt", SPLADE = "runs/SPLADE/dl20.txt" }
+
+CSV columns (stable): dataset, run, measure, value, n_queries, ci_low, ci_high, ci_method,
+baseline, delta, p_value, p_adjusted, test, correction, significant, tie_low, tie_high,
+qrels_sha256, run_sha256, query_policy, tie_policy, rel_level, judged_only, max_results,
+irbench_version. With several datasets, rows with dataset "average" hold the mean over datasets.
+Runs scored on different query sets are refused unless -c or --force.
+"""
+
+
+class BoardFormat(str, Enum):
+    csv = "csv"
+    markdown = "markdown"
+    html = "html"
+
+
+def _format_for(output: Path | None, fmt: BoardFormat | None) -> BoardFormat:
+    if fmt is not None:
+        return fmt
+    suffix = output.suffix.lower() if output is not None else ""
+    if suffix in (".md", ".markdown"):
+        return BoardFormat.markdown
+    if suffix in (".html", ".htm"):
+        return BoardFormat.html
+    return BoardFormat.csv
+
+
+def leaderboard_command(
+    qrels: Annotated[
+        str | None, typer.Argument(help="Qrels (file or dataset id); omit with --spec.")
+    ] = None,
+    runs: Annotated[list[str] | None, typer.Argument(help="Runs (TREC file, .gz, ...).")] = None,
+    measure: Annotated[
+        list[str] | None,
+        typer.Option("--measure", "-m", help="Measure (nDCG@10, AP(rel=2), ...). Repeat."),
+    ] = None,
+    spec: Annotated[
+        Path | None, typer.Option("--spec", help="TOML file of datasets and runs (see below).")
+    ] = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option("--baseline", "-b", help="Test every run against this one (name or path)."),
+    ] = None,
+    test: Annotated[str, typer.Option("--test", "-t", help="Paired test (as compare).")] = "t",
+    correction: Annotated[
+        str, typer.Option("--correction", help="holm, bonferroni, holm-sidak, bh or none.")
+    ] = "holm",
+    alpha: Annotated[float, typer.Option("--alpha", help="Level of tests and intervals.")] = 0.05,
+    complete: Annotated[
+        bool, typer.Option("--complete", "-c", help="Score missing queries 0 (trec_eval -c).")
+    ] = False,
+    rel_level: Annotated[int, typer.Option("--rel-level", "-l", help="trec_eval -l.")] = 1,
+    judged_only: Annotated[bool, typer.Option("--judged-only", "-J", help="trec_eval -J.")] = False,
+    max_results: Annotated[
+        int | None, typer.Option("--max-results", "-M", help="trec_eval -M.")
+    ] = None,
+    ties: Annotated[
+        bool, typer.Option("--ties/--no-ties", help="Bound each value over tie orders.")
+    ] = True,
+    force: Annotated[
+        bool, typer.Option("--force", help="Allow results on different query sets.")
+    ] = False,
+    fmt: Annotated[
+        BoardFormat | None,
+        typer.Option("--format", "-f", help="Default: from the -o suffix (.md, .html), else csv."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")
+    ] = None,
+) -> None:
+    """Leaderboard of runs x measures with intervals, baseline tests and provenance (CSV,
+    Markdown or a self-contained HTML page)."""
+    from irbench.errors import InputFormatError
+    from irbench.report import render
+    from irbench.report.leaderboard import DatasetSpec, build_leaderboard, load_spec
+    from irbench.report.scoring import Conditions
+
+    with user_errors():
+        if spec is not None:
+            if qrels is not None or runs:
+                raise InputFormatError("give QRELS RUN ... or --spec, not both")
+            sets, opts = load_spec(spec)
+            measures = measure or opts.get("measures")
+            baseline = baseline if baseline is not None else opts.get("baseline")
+        else:
+            if qrels is None or not runs:
+                raise InputFormatError("give QRELS and at least one RUN (or --spec FILE)")
+            sets = [DatasetSpec(None, qrels, list(runs))]
+            measures = measure
+        if not measures:
+            raise InputFormatError("no measure given (for example -m nDCG@10)")
+        board = build_leaderboard(
+            sets,
+            measures,
+            baseline=baseline,
+            conditions=Conditions(
+                rel_level=rel_level,
+                judged_only=judged_only,
+                max_results=max_results,
+                complete=complete,
+            ),
+            test=test,
+            correction=correction,
+            alpha=alpha,
+            ties=ties,
+            force=force,
+        )
+        kind = _format_for(output, fmt)
+        text = {
+            BoardFormat.csv: render.leaderboard_csv,
+            BoardFormat.markdown: render.leaderboard_markdown,
+            BoardFormat.html: render.leaderboard_html,
+        }[kind](board)
+        if output is None:
+            sys.stdout.write(text)
+            return
+        from irbench.io.atomic import atomic_text_writer
+
+        with atomic_text_writer(output) as fh:
+            fh.write(text)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``leaderboard`` command to the ``irbench`` app."""
+    app.command("leaderboard", epilog=EXAMPLES, no_args_is_help=True)(leaderboard_command)

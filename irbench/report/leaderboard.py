@@ -1,0 +1,484 @@
+"""Leaderboards: one row per dataset, run and measure, with intervals, a baseline comparison and
+provenance (qrels and run SHA-256, tie and query-set policy, irbench version).
+
+Several datasets give BEIR-style average rows (``dataset == "average"``: the mean of the
+per-dataset values; interval from the per-dataset standard errors, datasets held fixed) and a
+win/tie/loss matrix across datasets.
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from irbench.errors import ComparabilityError, InputFormatError
+from irbench.report.diagnostics import TieReport, tie_report
+from irbench.report.scoring import Conditions, DatasetScores, check_same_queries, score_dataset
+
+__all__ = [
+    "AVERAGE",
+    "COLUMNS",
+    "Leaderboard",
+    "build_leaderboard",
+    "leaderboard",
+    "load_spec",
+    "win_tie_loss_matrix",
+]
+
+#: Columns of the leaderboard table, in order (documented in the README; stable).
+COLUMNS = (
+    "dataset",
+    "run",
+    "measure",
+    "value",
+    "n_queries",
+    "ci_low",
+    "ci_high",
+    "ci_method",
+    "baseline",
+    "delta",
+    "p_value",
+    "p_adjusted",
+    "test",
+    "correction",
+    "significant",
+    "tie_low",
+    "tie_high",
+    "qrels_sha256",
+    "run_sha256",
+    "query_policy",
+    "tie_policy",
+    "rel_level",
+    "judged_only",
+    "max_results",
+    "irbench_version",
+)
+
+#: ``dataset`` value of the rows averaged over datasets.
+AVERAGE = "average"
+
+
+@dataclass
+class DatasetSpec:
+    name: str | None  # None: derived from the qrels file name
+    qrels: Any
+    runs: list[Any]
+    names: list[str] | None = None
+
+
+@dataclass
+class Leaderboard:
+    """The table plus what the reports need (per-query values, tie bounds)."""
+
+    table: Any  # pandas DataFrame with COLUMNS
+    datasets: list[DatasetScores]
+    baseline: str | None
+    alpha: float
+    ties: dict[tuple[str, str, str], TieReport] = field(default_factory=dict)
+
+    @property
+    def measures(self) -> list[str]:
+        return list(dict.fromkeys(self.table["measure"]))
+
+    @property
+    def runs(self) -> list[str]:
+        return list(dict.fromkeys(self.table["run"]))
+
+
+def _interval(values: np.ndarray, kind: str, alpha: float) -> tuple[float, float, float]:
+    """(low, high, standard error of the mean) of a run's aggregate."""
+    from irbench.stats import t_interval
+
+    n = values.size
+    if kind == "sum" or n < 2:
+        return math.nan, math.nan, math.nan
+    _, lo, hi = t_interval(values, alpha)
+    se = float(values.std(ddof=1) / math.sqrt(n))
+    if kind == "gmean":
+        return math.exp(float(lo)), math.exp(float(hi)), math.nan
+    return float(lo), float(hi), se
+
+
+def _resolve_baseline(ds: DatasetScores, baseline: str) -> str:
+    names = [r.name for r in ds.runs]
+    if baseline in names:
+        return baseline
+    for r in ds.runs:
+        if r.source == baseline or Path(r.source).name == baseline:
+            return r.name
+    raise ComparabilityError(
+        f"dataset {ds.name!r}: baseline {baseline!r} is not one of the runs {names}"
+    )
+
+
+def _dataset_rows(
+    ds: DatasetScores,
+    baseline: str | None,
+    *,
+    test: str,
+    correction: str,
+    alpha: float,
+    seed: int,
+    ties: dict[tuple[str, str, str], TieReport],
+) -> list[dict[str, Any]]:
+    import pandas as pd
+
+    from irbench import __version__
+    from irbench.engine.evaluator import results_table
+    from irbench.stats import compare_per_query
+
+    cmp: dict[tuple[str, str], Any] = {}
+    if baseline is not None and len(ds.runs) > 1:
+        per_query = pd.concat(
+            [results_table(r.scores).to_pandas() for r in ds.runs], ignore_index=True
+        )
+        df = compare_per_query(
+            per_query,
+            baseline=baseline,
+            test=test,
+            correction=correction,
+            alpha=alpha,
+            seed=seed,
+            queries="zeros" if ds.conditions.complete else "intersection",
+        )
+        cmp = {(r.run, r.measure): r for r in df.itertuples(index=False)}
+    cond = ds.conditions
+    rows = []
+    for run in ds.runs:
+        for m in ds.measures:
+            v = run.scores.values[m]
+            lo, hi, _ = _interval(v, m.family.aggregate, alpha)
+            c = cmp.get((run.name, str(m)))
+            tr = ties.get((ds.name, run.name, str(m)))
+            rows.append(
+                {
+                    "dataset": ds.name,
+                    "run": run.name,
+                    "measure": str(m),
+                    "value": run.scores.aggregates[m],
+                    "n_queries": int(v.size),
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "ci_method": "t" if m.family.aggregate == "mean" else m.family.aggregate,
+                    "baseline": baseline or "",
+                    "delta": (
+                        float(c.delta)
+                        if c is not None
+                        else (0.0 if run.name == baseline else math.nan)
+                    ),
+                    "p_value": float(c.p_value) if c is not None else math.nan,
+                    "p_adjusted": float(c.p_adjusted) if c is not None else math.nan,
+                    "test": test if baseline else "",
+                    "correction": correction if baseline else "",
+                    "significant": bool(c.significant) if c is not None else False,
+                    "tie_low": tr.low if tr is not None else math.nan,
+                    "tie_high": tr.high if tr is not None else math.nan,
+                    "qrels_sha256": ds.qrels_sha256,
+                    "run_sha256": run.sha256,
+                    "query_policy": cond.query_policy,
+                    "tie_policy": cond.tie_policy,
+                    "rel_level": cond.rel_level,
+                    "judged_only": cond.judged_only,
+                    "max_results": cond.max_results or 0,
+                    "irbench_version": __version__,
+                }
+            )
+    return rows
+
+
+def _average_rows(datasets: list[DatasetScores], alpha: float) -> list[dict[str, Any]]:
+    """BEIR-style mean over datasets for runs present in every dataset."""
+    import warnings
+
+    from scipy import special
+
+    from irbench import __version__
+    from irbench.errors import IrbenchWarning
+
+    names = [r.name for r in datasets[0].runs]
+    common = [n for n in names if all(n in {r.name for r in d.runs} for d in datasets)]
+    left_out = sorted({r.name for d in datasets for r in d.runs} - set(common))
+    if left_out:
+        warnings.warn(
+            f"no average over datasets for runs missing from some dataset: {left_out}",
+            IrbenchWarning,
+            stacklevel=3,
+        )
+    z = float(special.ndtri(1 - alpha / 2))
+    k = len(datasets)
+    cond = datasets[0].conditions
+    rows = []
+    for name in common:
+        runs = [next(r for r in d.runs if r.name == name) for d in datasets]
+        for mi, m in enumerate(datasets[0].measures):
+            vals = [
+                r.scores.aggregates[d.measures[mi]] for r, d in zip(runs, datasets, strict=True)
+            ]
+            ses = [
+                _interval(r.scores.values[d.measures[mi]], m.family.aggregate, alpha)[2]
+                for r, d in zip(runs, datasets, strict=True)
+            ]
+            mean = float(np.mean(vals))
+            se = math.sqrt(sum(s * s for s in ses)) / k
+            rows.append(
+                {
+                    "dataset": AVERAGE,
+                    "run": name,
+                    "measure": str(m),
+                    "value": mean,
+                    "n_queries": sum(
+                        int(r.scores.values[d.measures[mi]].size)
+                        for r, d in zip(runs, datasets, strict=True)
+                    ),
+                    "ci_low": mean - z * se,
+                    "ci_high": mean + z * se,
+                    "ci_method": f"normal over {k} datasets (datasets fixed)",
+                    "baseline": "",
+                    "delta": math.nan,
+                    "p_value": math.nan,
+                    "p_adjusted": math.nan,
+                    "test": "",
+                    "correction": "",
+                    "significant": False,
+                    "tie_low": math.nan,
+                    "tie_high": math.nan,
+                    "qrels_sha256": "",
+                    "run_sha256": "",
+                    "query_policy": cond.query_policy,
+                    "tie_policy": cond.tie_policy,
+                    "rel_level": cond.rel_level,
+                    "judged_only": cond.judged_only,
+                    "max_results": cond.max_results or 0,
+                    "irbench_version": __version__,
+                }
+            )
+    return rows
+
+
+def build_leaderboard(
+    datasets: Sequence[DatasetSpec],
+    measures: Any,
+    *,
+    baseline: str | None = None,
+    conditions: Conditions | None = None,
+    test: str = "t",
+    correction: str = "holm",
+    alpha: float = 0.05,
+    seed: int = 0,
+    ties: bool = True,
+    force: bool = False,
+) -> Leaderboard:
+    """Score every dataset's runs and build the :class:`Leaderboard` (see :func:`leaderboard`)."""
+    import pandas as pd
+
+    if not datasets:
+        raise InputFormatError("no dataset to evaluate")
+    scored: list[DatasetScores] = []
+    tie_reports: dict[tuple[str, str, str], TieReport] = {}
+    rows: list[dict[str, Any]] = []
+    seen: dict[str, str] = {}
+    for spec in datasets:
+        ds = score_dataset(
+            spec.qrels, spec.runs, measures, conditions=conditions, names=spec.names, name=spec.name
+        )
+        if ds.name in seen:
+            raise ComparabilityError(f"two datasets are named {ds.name!r}")
+        if ds.qrels_sha256 in seen.values() and not force:
+            other = next(k for k, v in seen.items() if v == ds.qrels_sha256)
+            raise ComparabilityError(
+                f"datasets {other!r} and {ds.name!r} have the same qrels: averaging them would "
+                "count one dataset twice (--force to allow)"
+            )
+        seen[ds.name] = ds.qrels_sha256
+        check_same_queries(ds, force=force)
+        base = _resolve_baseline(ds, baseline) if baseline is not None else None
+        if ties:
+            for run in ds.runs:
+                for tr in tie_report(ds.evaluator, run.table, run.name):
+                    tie_reports[(ds.name, run.name, tr.measure)] = tr
+        rows += _dataset_rows(
+            ds, base, test=test, correction=correction, alpha=alpha, seed=seed, ties=tie_reports
+        )
+        scored.append(ds)
+    if len(scored) > 1:
+        rows += _average_rows(scored, alpha)
+    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    base_name = _resolve_baseline(scored[0], baseline) if baseline is not None else None
+    return Leaderboard(table, scored, base_name, alpha, tie_reports)
+
+
+def leaderboard(
+    qrels: Any = None,
+    runs: Any = None,
+    measures: Any = None,
+    *,
+    spec: str | os.PathLike[str] | None = None,
+    baseline: str | None = None,
+    names: Sequence[str] | None = None,
+    complete: bool = False,
+    rel_level: int = 1,
+    judged_only: bool = False,
+    max_results: int | None = None,
+    test: str = "t",
+    correction: str = "holm",
+    alpha: float = 0.05,
+    ties: bool = True,
+    force: bool = False,
+    output: str = "pandas",
+) -> Any:
+    """Leaderboard table: one row per dataset, run and measure (columns :data:`COLUMNS`).
+
+    One dataset from ``qrels`` and ``runs``, or many from a TOML ``spec`` file (see
+    :func:`load_spec`; its ``measures`` and ``baseline`` apply unless given here). ``value``
+    equals ``irbench.evaluate``'s aggregate; ``ci_low``/``ci_high`` is its ``1 - alpha``
+    Student-t interval over queries; with ``baseline``, ``delta`` and the p-values come from
+    :func:`irbench.stats.compare_per_query` (``test``, ``correction`` over each dataset's
+    rows). ``tie_low``/``tie_high`` bound the value over tie orders. Runs scored on different
+    query sets are refused (:class:`~irbench.errors.ComparabilityError`) unless ``complete``
+    or ``force``. ``output``: ``"pandas"`` or ``"arrow"``.
+    """
+    cond = Conditions(
+        rel_level=rel_level, judged_only=judged_only, max_results=max_results, complete=complete
+    )
+    if spec is not None:
+        sets, opts = load_spec(spec)
+        measures = measures if measures is not None else opts.get("measures")
+        baseline = baseline if baseline is not None else opts.get("baseline")
+    else:
+        if qrels is None or runs is None:
+            raise InputFormatError("give qrels and runs, or a spec file")
+        run_list = [runs] if isinstance(runs, (str, os.PathLike)) else list(runs)
+        sets = [DatasetSpec(None, qrels, run_list, list(names) if names else None)]
+    if not measures:
+        raise InputFormatError("no measure given (for example -m nDCG@10)")
+    board = build_leaderboard(
+        sets,
+        measures,
+        baseline=baseline,
+        conditions=cond,
+        test=test,
+        correction=correction,
+        alpha=alpha,
+        ties=ties,
+        force=force,
+    )
+    if output == "arrow":
+        import pyarrow as pa
+
+        return pa.Table.from_pandas(board.table, preserve_index=False)
+    if output != "pandas":
+        raise ValueError(f"output must be 'pandas' or 'arrow' (got {output!r})")
+    return board.table
+
+
+def win_tie_loss_matrix(table: Any, measure: str, *, eps: float = 1e-12) -> Any:
+    """``runs x runs`` DataFrame of ``"wins/ties/losses"`` of the row run against the column
+    run, counted over the datasets (average rows excluded) on which both were evaluated."""
+    import pandas as pd
+
+    df = table[(table["measure"] == measure) & (table["dataset"] != AVERAGE)]
+    runs = list(dict.fromkeys(df["run"]))
+    piv = df.pivot_table(index="dataset", columns="run", values="value", aggfunc="first")
+    out = pd.DataFrame("", index=runs, columns=runs, dtype=object)
+    for a in runs:
+        for b in runs:
+            if a == b:
+                out.loc[a, b] = "-"
+                continue
+            both = piv[[a, b]].dropna()
+            d = both[a] - both[b]
+            w, lo = int((d > eps).sum()), int((d < -eps).sum())
+            out.loc[a, b] = f"{w}/{len(d) - w - lo}/{lo}"
+    return out
+
+
+# ------------------------------------------------------------------------------- spec files
+
+_SPEC_KEYS = {"measures", "baseline", "datasets"}
+_DATASET_KEYS = {"qrels", "runs", "run_names"}
+
+
+def _expand(base: Path, pattern: str, where: str) -> list[str]:
+    p = pattern if os.path.isabs(pattern) else str(base / pattern)
+    if any(ch in pattern for ch in "*?["):
+        hits = sorted(glob.glob(p))
+        if not hits:
+            raise InputFormatError(f"{where}: the pattern {pattern!r} matches no file")
+        return hits
+    return [p]
+
+
+def _names(paths: list[str], how: str, where: str) -> list[str] | None:
+    from irbench.engine.naming import _stem
+
+    if how == "auto":
+        return None
+    if how == "file":
+        return [_stem(p) for p in paths]
+    if how == "parent":
+        return [Path(p).parent.name for p in paths]
+    raise InputFormatError(f"{where}: run_names must be auto, file or parent (got {how!r})")
+
+
+def load_spec(path: str | os.PathLike[str]) -> tuple[list[DatasetSpec], dict[str, Any]]:
+    """Read a leaderboard spec (TOML); relative paths and globs are relative to its folder::
+
+    measures = ["nDCG@10", "AP(rel=2)"]
+    baseline = "BM25"
+    [datasets.dl19]
+    qrels = "trec-dl/qrels.dl19-passage.txt"     # a file, or a dataset id read_qrels knows
+    runs = ["runs/*/dl19.txt"]                   # paths or globs ...
+    run_names = "parent"                         # auto (tags/file names), file or parent
+    [datasets.dl20]
+    qrels = "trec-dl/qrels.dl20-passage.txt"
+    runs = { BM25 = "runs/bm25/dl20.txt", SPLADE = "runs/splade/dl20.txt" }  # ... or named
+    """
+    from irbench.report._toml import load
+
+    src = str(path)
+    data = load(path, "leaderboard spec")
+    base = Path(path).resolve().parent
+    unknown = set(data) - _SPEC_KEYS
+    if unknown:
+        raise InputFormatError(
+            f"unknown key(s) {sorted(unknown)}; expected {sorted(_SPEC_KEYS)}", path=src
+        )
+    datasets = data.get("datasets")
+    if not isinstance(datasets, Mapping) or not datasets:
+        raise InputFormatError(
+            "no [datasets.NAME] table", path=src, hint="see irbench leaderboard --help"
+        )
+    out = []
+    for name, d in datasets.items():
+        where = f"{src}: [datasets.{name}]"
+        if not isinstance(d, Mapping):
+            raise InputFormatError(f"{where} must be a table")
+        bad = set(d) - _DATASET_KEYS
+        if bad or "qrels" not in d or "runs" not in d:
+            raise InputFormatError(
+                f"{where} needs qrels and runs (optional run_names); got {sorted(d)}"
+            )
+        qrels = str(d["qrels"])
+        qpath = qrels if os.path.isabs(qrels) else str(base / qrels)
+        qrels_src: Any = qpath if os.path.exists(qpath) else qrels  # else: a dataset id
+        runs = d["runs"]
+        if isinstance(runs, Mapping):
+            paths = [_expand(base, str(v), where)[0] for v in runs.values()]
+            names: list[str] | None = [str(k) for k in runs]
+        elif isinstance(runs, list):
+            paths = [p for pat in runs for p in _expand(base, str(pat), where)]
+            names = _names(paths, str(d.get("run_names", "auto")), where)
+        else:
+            raise InputFormatError(f"{where}: runs must be a list of paths/globs or a table")
+        out.append(DatasetSpec(str(name), qrels_src, paths, names))
+    opts: dict[str, Any] = {k: data[k] for k in ("measures", "baseline") if k in data}
+    if isinstance(opts.get("measures"), str):
+        opts["measures"] = [opts["measures"]]
+    return out, opts
