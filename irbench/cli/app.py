@@ -7,11 +7,11 @@ from typing import Annotated
 import typer
 
 from irbench import __version__
-from irbench.cli import compare_cmd, demo_cmd, eval_cmd, measures_cmd
+from irbench.cli import compare_cmd, datasets_cmd, demo_cmd, eval_cmd, measures_cmd
 
 app = typer.Typer(
     name="irbench",
-    help="Retrieval evaluation with trec_eval's numbers, fast: eval, compare, measures, demo.",
+    help="Retrieval evaluation with trec_eval's numbers, fast: eval, compare, measures, datasets, demo.",
     no_args_is_help=True,
     add_completion=True,
     rich_markup_mode="rich",
@@ -41,6 +41,7 @@ eval_cmd.register(app)
 compare_cmd.register(app)
 measures_cmd.register(app)
 demo_cmd.register(app)
+datasets_cmd.register(app)
 
 
 def main() -> None:
