@@ -94,9 +94,45 @@ def load(irds_id: str) -> Any:
 
     logging.getLogger("ir_datasets").setLevel(logging.WARNING)
     try:
-        return ir_datasets.load(irds_id)
+        ds = ir_datasets.load(irds_id)
+        if not _bound_to_home(ds):
+            _rebind(irds_id)
+            ds = ir_datasets.load(irds_id)
+        return ds
     except KeyError:
         raise DatasetError(f"ir_datasets has no dataset {irds_id!r}") from None
+
+
+def _bound_to_home(ds: Any) -> bool:
+    """Whether ir_datasets built *ds* under the current ``IR_DATASETS_HOME``."""
+    root = home().resolve()
+    for part in ("qrels", "queries", "docs"):
+        for f in part_files(ds, part):
+            return f.path.resolve().is_relative_to(root)
+    return True
+
+
+def _rebind(irds_id: str) -> None:
+    """Re-run the family's ``_init()`` so its paths follow a changed ``IR_DATASETS_HOME``.
+
+    ir_datasets fixes each dataset's paths when its module is first imported; irbench reads the
+    variable at call time, so ``import_files(home=...)`` and tests can switch homes in-process.
+    """
+    import importlib
+
+    import ir_datasets
+
+    family = irds_id.split("/", 1)[0]
+    module = importlib.import_module(f"ir_datasets.datasets.{family.replace('-', '_')}")
+    registered = ir_datasets.registry._registered
+    saved = {k: v for k, v in registered.items() if k == family or k.startswith(family + "/")}
+    for key in saved:
+        del registered[key]
+    try:
+        module._init()
+    except Exception:
+        registered.update(saved)
+        raise
 
 
 def _handler(ds: Any, part: str) -> Any | None:
