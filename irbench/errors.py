@@ -9,6 +9,8 @@ from __future__ import annotations
 
 __all__ = [
     "ComparabilityError",
+    "DatasetError",
+    "DatasetFilesMissingError",
     "DuplicateEntryError",
     "InputFormatError",
     "IrbenchError",
@@ -86,3 +88,18 @@ class IrbenchWarning(UserWarning):
 
 class StatsError(IrbenchError, ValueError):
     """A significance test or comparison got input it cannot test (NaN, too few queries, ...)."""
+
+
+class DatasetError(IrbenchError, ValueError):
+    """A dataset id is unknown, its files are unusable, or an import was refused."""
+
+
+class DatasetFilesMissingError(DatasetError, FileNotFoundError):
+    """A dataset's source files are not on disk (and could not be downloaded).
+
+    ``missing`` lists ``(path, what)`` pairs: where each file must be put and what it is.
+    """
+
+    def __init__(self, message: str, missing: list[tuple[str, str]] | None = None) -> None:
+        self.missing = list(missing or [])
+        super().__init__(message)

@@ -10,6 +10,7 @@ from irbench import __version__
 from irbench.cli import (
     check_cmd,
     compare_cmd,
+    datasets_cmd,
     demo_cmd,
     eval_cmd,
     leaderboard_cmd,
@@ -18,7 +19,7 @@ from irbench.cli import (
 
 app = typer.Typer(
     name="irbench",
-    help="Retrieval evaluation with trec_eval's numbers, fast: eval, compare, leaderboard, check, measures, demo.",
+    help="Retrieval evaluation with trec_eval's numbers, fast: eval, compare, leaderboard, check, datasets, measures, demo.",
     no_args_is_help=True,
     add_completion=True,
     rich_markup_mode="rich",
@@ -50,6 +51,7 @@ measures_cmd.register(app)
 demo_cmd.register(app)
 leaderboard_cmd.register(app)
 check_cmd.register(app)
+datasets_cmd.register(app)
 
 
 def main() -> None:

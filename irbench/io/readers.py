@@ -7,6 +7,8 @@ Accepted sources
 * a ``.parquet`` file (also recognised by its ``PAR1`` magic bytes);
 * a ``.jsonl``/``.ndjson`` file, optionally gzipped: one object per line with ``query_id``,
   ``doc_id`` and ``score``/``relevance`` (aliases such as ``qid``, ``docno``, ``docid`` accepted);
+* for qrels, a dataset id such as ``msmarco-passage/trec-dl-2019/judged`` when no file has that
+  name (:mod:`irbench.datasets`; an unknown id that is close to a known one gets a suggestion);
 * a ``pyarrow.Table`` or ``RecordBatch``, a ``pandas.DataFrame`` (pandas is imported lazily,
   only if you pass one), a dict of dicts ``{query_id: {doc_id: value}}``, or an iterable of
   ir_measures records (``ScoredDoc``/``Qrel``, or ``(query_id, doc_id, value)`` tuples).
@@ -16,6 +18,7 @@ TREC text rules are in :mod:`irbench.io._trec`; column rules in :mod:`irbench.io
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -138,6 +141,13 @@ def _read(source: RunSource, schema: pa.Schema) -> tuple[pa.Table, str]:
         return _tables.from_frame(source, schema), _DEFAULT_NAME
     if isinstance(source, Mapping):
         return _tables.from_dict(source, schema), _DEFAULT_NAME
+    if isinstance(source, str) and schema is QRELS_SCHEMA and _maybe_dataset_id(source):
+        # A dataset id (irbench.datasets), imported by name: a static import here would put
+        # irbench.io and irbench.datasets in one import cycle.
+        hook = importlib.import_module("irbench.datasets.hook")
+        table = hook.qrels_for_id(source)
+        if table is not None:
+            return table, source
     if isinstance(source, (str, os.PathLike)):
         return _read_file(source, schema)
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -151,6 +161,11 @@ def _read(source: RunSource, schema: pa.Schema) -> tuple[pa.Table, str]:
         f"cannot read a {schema_kind(schema)} from a {type(source).__name__}",
         hint="pass a path, '-', a pyarrow Table, a pandas DataFrame, a dict of dicts or records",
     )
+
+
+def _maybe_dataset_id(source: str) -> bool:
+    """A string that is not stdin and names no existing file may be a dataset id."""
+    return not _source.is_stdin(source) and not os.path.exists(source)
 
 
 def schema_kind(schema: pa.Schema) -> str:
