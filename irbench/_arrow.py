@@ -39,15 +39,19 @@ _ARROW_OF_NUMPY = {
 }
 
 
+def single_chunk(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """``arr`` as one contiguous Array (combining chunks only when there are several)."""
+    if isinstance(arr, pa.ChunkedArray):
+        return arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
+    return arr
+
+
 def to_numpy(arr: pa.Array | pa.ChunkedArray, *, null: float | None = None) -> np.ndarray:
     """Read-only numpy view of a numeric or boolean Arrow array (copy for bool/chunks/nulls).
 
     Nulls are refused unless ``null`` gives the value that replaces them (in a copy).
     """
-    if isinstance(arr, pa.ChunkedArray):
-        if arr.num_chunks == 0:
-            return np.empty(0, dtype=_dtype_of(arr.type))
-        arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
+    arr = single_chunk(arr)
     if arr.null_count:
         if null is None:
             raise ValueError(f"to_numpy() needs an array without nulls ({arr.null_count} found)")

@@ -14,6 +14,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from irbench._arrow import single_chunk
+
 _M1 = np.uint64(0x9E3779B97F4A7C15)
 _M2 = np.uint64(0xBF58476D1CE4E5B9)
 
@@ -49,11 +51,14 @@ class StringKeys(NamedTuple):
     prefix: npt.NDArray[np.uint64]
     length: npt.NDArray[np.int64]
 
+    def take(self, idx: npt.NDArray[np.int64]) -> StringKeys:
+        """The keys of the strings at ``idx``."""
+        return StringKeys(self.hash[idx], self.prefix[idx], self.length[idx])
+
 
 def string_keys(arr: pa.Array | pa.ChunkedArray) -> StringKeys:
     """Fingerprints and order prefixes of every string in ``arr`` (a few numpy passes)."""
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    arr = single_chunk(arr)
     offsets, data = _offsets_and_data(arr)
     starts = offsets[:-1]
     lengths = offsets[1:] - starts
@@ -85,6 +90,12 @@ def string_keys(arr: pa.Array | pa.ChunkedArray) -> StringKeys:
     return StringKeys(h, prefix, lengths)
 
 
-def fingerprint(arr: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.uint64]:
-    """A 64-bit hash of every string in ``arr`` (splitmix-style mixing of 8-byte words)."""
-    return string_keys(arr).hash
+#: Odd constant mixing a query position into a document fingerprint (splitmix64's).
+_QPOS_MIX = np.uint64(0x94D049BB133111EB)
+
+
+def pair_keys(
+    qpos: npt.NDArray[np.int64], doc_hash: npt.NDArray[np.uint64]
+) -> npt.NDArray[np.uint64]:
+    """64-bit key of each (query position, document fingerprint) pair."""
+    return doc_hash ^ (qpos.astype(np.uint64) * _QPOS_MIX)

@@ -25,8 +25,6 @@ NONPOOL = -1
 #: Grade given to a retrieved document judged with a negative grade (trec_eval RELVALUE_UNJUDGED).
 UNJUDGED = -2
 
-#: Odd constant mixing a query position into a document fingerprint (splitmix64's).
-_QPOS_MIX = np.uint64(0x94D049BB133111EB)
 _BUCKET_SHIFT = np.uint64(44)  # 2^20 buckets for the judged-key bitmap
 
 
@@ -109,9 +107,9 @@ class BoundQrels:
         return grades
 
     def lookup_hashed(
-        self, qpos: IntArray, doc_hash: npt.NDArray[np.uint64], doc_ids: pa.Array, rows: IntArray
+        self, qpos: IntArray, run_keys: npt.NDArray[np.uint64], doc_ids: pa.Array, rows: IntArray
     ) -> IntArray:
-        """:meth:`lookup` of ``doc_ids[rows]`` through their 64-bit fingerprints ``doc_hash``.
+        """:meth:`lookup` of ``doc_ids[rows]`` through their ``pair_keys(qpos, fingerprint)``.
 
         A 2^20-bucket bitmap of the judgment keys discards almost every unjudged row with one
         gather; the few candidates are binary-searched and then confirmed on the strings, so
@@ -122,7 +120,6 @@ class BoundQrels:
         if table is None:
             return self.lookup(qpos, pc.take(doc_ids, from_numpy(rows)))
         keys, order, bitmap = table
-        run_keys = doc_hash ^ (qpos.astype(np.uint64) * _QPOS_MIX)
         cand = np.flatnonzero(bitmap[run_keys >> _BUCKET_SHIFT])
         grades = np.full(len(qpos), NONPOOL, dtype=np.int64)
         if not cand.size:
@@ -152,10 +149,9 @@ class BoundQrels:
     def _hashed_judgments(self) -> tuple[npt.NDArray[np.uint64], IntArray, BoolArray] | None:
         """Sorted fingerprint keys of the judgments, their order and the bucket bitmap."""
         if "hashed" not in self._cache:
-            from irbench.engine.fingerprint import string_keys
+            from irbench.engine.fingerprint import pair_keys, string_keys
 
-            doc_hash = string_keys(self.doc_ids).hash[self.dpos]
-            keys = doc_hash ^ (self.qpos.astype(np.uint64) * _QPOS_MIX)
+            keys = pair_keys(self.qpos, string_keys(self.doc_ids).hash[self.dpos])
             order = np.argsort(keys, kind="stable")
             keys = keys[order]
             bitmap = np.zeros(1 << (64 - int(_BUCKET_SHIFT)), dtype=bool)

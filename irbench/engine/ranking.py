@@ -18,8 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from irbench._arrow import from_numpy, to_numpy
-from irbench.engine.fingerprint import StringKeys, string_keys
+from irbench._arrow import from_numpy, single_chunk, to_numpy
+from irbench.engine.fingerprint import StringKeys, pair_keys, string_keys
 from irbench.engine.qrels import NONPOOL, UNJUDGED, BoundQrels
 from irbench.engine.segments import BoolArray, IntArray, positions_in_segment
 from irbench.errors import DuplicateEntryError, InputFormatError
@@ -62,12 +62,6 @@ def _order(qpos: IntArray, score: np.ndarray) -> IntArray | None:
     return np.lexsort((-score, qpos))
 
 
-def _combined(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
-    if isinstance(arr, pa.ChunkedArray):
-        return arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
-    return arr
-
-
 def _query_positions(qcol: pa.Array, qrels: BoundQrels) -> tuple[IntArray, int]:
     """``qpos`` of every row (-1 if its query is not in the qrels) and how many such queries.
 
@@ -88,19 +82,6 @@ def _query_positions(qcol: pa.Array, qrels: BoundQrels) -> tuple[IntArray, int]:
     return qpos, n_outside
 
 
-def _tie_order_wrong(qpos: IntArray, score: np.ndarray, keys: StringKeys) -> IntArray:
-    """Indices i of tied neighbours (i, i+1) not known to be in doc-id descending order."""
-    tie = (qpos[1:] == qpos[:-1]) & (score[1:] == score[:-1])
-    pairs = np.flatnonzero(tie)
-    if not pairs.size:
-        return pairs
-    pl, pr = keys.prefix[pairs], keys.prefix[pairs + 1]
-    ll, lr = keys.length[pairs], keys.length[pairs + 1]
-    unsure = (pl == pr) & (ll > 8) & (lr > 8)  # same 8-byte prefix: compare the strings
-    wrong = (pl < pr) | ((pl == pr) & (ll < lr)) | unsure
-    return pairs if wrong.any() else pairs[:0]
-
-
 def _fix_ties(
     qpos: IntArray, score: np.ndarray, keys: StringKeys, docs: pa.Array, rows: IntArray
 ) -> IntArray | None:
@@ -110,10 +91,15 @@ def _fix_ties(
     whenever the prefixes differ; only groups where two ids share a prefix (ids longer than
     eight bytes, or with NUL bytes) compare the strings.
     """
-    if not _tie_order_wrong(qpos, score, keys).size:
-        return None
     tie = (qpos[1:] == qpos[:-1]) & (score[1:] == score[:-1])
     pairs = np.flatnonzero(tie)
+    if not pairs.size:
+        return None
+    pl, pr = keys.prefix[pairs], keys.prefix[pairs + 1]
+    ll, lr = keys.length[pairs], keys.length[pairs + 1]
+    unsure = (pl == pr) & (ll > 8) & (lr > 8)  # same 8-byte prefix: compare the strings
+    if not ((pl < pr) | ((pl == pr) & (ll < lr)) | unsure).any():
+        return None  # every tie is already in doc-id descending order
     in_tie = np.zeros(qpos.size, dtype=bool)
     in_tie[pairs] = True
     in_tie[pairs + 1] = True
@@ -138,10 +124,12 @@ def _fix_ties(
 
 
 def _check_duplicates(
-    qpos: IntArray, doc_hash: np.ndarray, docs: pa.Array, rows: IntArray, source: str
+    qpos: IntArray, key: np.ndarray, docs: pa.Array, rows: IntArray, source: str
 ) -> None:
-    """Refuse a run that retrieves the same document twice for a query (trec_eval does)."""
-    key = doc_hash ^ (qpos.astype(np.uint64) * np.uint64(0x94D049BB133111EB))
+    """Refuse a run that retrieves the same document twice for a query (trec_eval does).
+
+    ``key`` is ``pair_keys(qpos, fingerprint)``; equal keys are confirmed on the strings.
+    """
     sk = np.sort(key)  # a plain sort is several times cheaper than argsort
     if not (sk[1:] == sk[:-1]).any():
         return
@@ -176,7 +164,7 @@ def rank_run(
     Strings are touched a fixed number of times: neighbours compared once for query runs,
     hashed once for document keys; everything after that is numpy on integer keys.
     """
-    qcol, docs = _combined(run.column("query_id")), _combined(run.column("doc_id"))
+    qcol, docs = single_chunk(run.column("query_id")), single_chunk(run.column("doc_id"))
     scores = to_numpy(run.column("score")).astype(np.float64, copy=False)
     if np.isnan(scores).any():
         raise InputFormatError("a score is NaN; scores must be numbers", path=source)
@@ -185,27 +173,26 @@ def rank_run(
     rows = np.arange(qpos.size, dtype=np.int64)  # row of the run table behind each entry
     if n_not_in_qrels:
         kept = np.flatnonzero(qpos >= 0)
-        qpos, scores, rows = qpos[kept], scores[kept], kept
-        keys = StringKeys(keys.hash[kept], keys.prefix[kept], keys.length[kept])
+        qpos, scores, rows, keys = qpos[kept], scores[kept], kept, keys.take(kept)
 
     present = np.bincount(qpos, minlength=qrels.num_queries) > 0
-    _check_duplicates(qpos, keys.hash, docs, rows, source)
+    pair = pair_keys(qpos, keys.hash)  # one key per (query, document)
+    _check_duplicates(qpos, pair, docs, rows, source)
 
     order = _order(qpos, scores)
     if order is not None:
-        qpos, scores, rows = qpos[order], scores[order], rows[order]
-        keys = StringKeys(keys.hash[order], keys.prefix[order], keys.length[order])
+        qpos, scores, rows, pair = qpos[order], scores[order], rows[order], pair[order]
+        keys = keys.take(order)
     fix = _fix_ties(qpos, scores, keys, docs, rows)
-    doc_hash = keys.hash
     if fix is not None:  # qpos and scores are unchanged by a tie fix
-        rows, doc_hash = rows[fix], doc_hash[fix]
+        rows, pair = rows[fix], pair[fix]
 
     rank = positions_in_segment(qpos, qrels.num_queries) + 1
     if max_results is not None:
         keep_m = rank <= max_results
         if not keep_m.all():
-            qpos, rank, rows, doc_hash = qpos[keep_m], rank[keep_m], rows[keep_m], doc_hash[keep_m]
-    grade = qrels.lookup_hashed(qpos, doc_hash, docs, rows)
+            qpos, rank, rows, pair = qpos[keep_m], rank[keep_m], rows[keep_m], pair[keep_m]
+    grade = qrels.lookup_hashed(qpos, pair, docs, rows)
     if judged_only:
         judged = grade >= 0
         qpos, grade = qpos[judged], grade[judged]
