@@ -17,6 +17,7 @@ __all__ = [
     "IrbenchWarning",
     "MeasureError",
     "MissingFileError",
+    "RankerError",
 ]
 
 
@@ -103,3 +104,7 @@ class DatasetFilesMissingError(DatasetError, FileNotFoundError):
     def __init__(self, message: str, missing: list[tuple[str, str]] | None = None) -> None:
         self.missing = list(missing or [])
         super().__init__(message)
+
+
+class RankerError(IrbenchError, ValueError):
+    """A ranker name, parameter, index or input run could not be used."""
