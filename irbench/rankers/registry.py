@@ -59,7 +59,7 @@ def ranker_class(name: str) -> type:
     if target is not None:
         module, _, attr = target.partition(":")
         try:
-            return getattr(import_module(module), attr)  # type: ignore[no-any-return]
+            return getattr(import_module(module), attr)
         except ImportError as err:
             raise RankerError(
                 f"ranker {name!r} needs a package that is not installed: {err.name or err}"
@@ -67,7 +67,7 @@ def ranker_class(name: str) -> type:
     plugins = _entry_points()
     if name in plugins:
         try:
-            return plugins[name].load()  # type: ignore[no-any-return]
+            return plugins[name].load()
         except Exception as err:
             raise RankerError(f"ranker plugin {name!r} failed to load: {err}") from err
     known = sorted(set(BUILTIN) | set(plugins))
