@@ -15,11 +15,12 @@ from irbench.cli import (
     eval_cmd,
     leaderboard_cmd,
     measures_cmd,
+    run_cmd,
 )
 
 app = typer.Typer(
     name="irbench",
-    help="Retrieval evaluation with trec_eval's numbers, fast: eval, compare, leaderboard, check, datasets, measures, demo.",
+    help="Retrieval evaluation with trec_eval's numbers, fast: eval, compare, run, leaderboard, check, datasets, measures, demo.",
     no_args_is_help=True,
     add_completion=True,
     rich_markup_mode="rich",
@@ -52,6 +53,7 @@ demo_cmd.register(app)
 leaderboard_cmd.register(app)
 check_cmd.register(app)
 datasets_cmd.register(app)
+run_cmd.register(app)
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ from typing import IO
 from irbench.datasets.irds import SourceFile
 from irbench.errors import DatasetError, MissingFileError
 
-__all__ = ["check_zip", "import_files", "safe_extract", "sniff_role"]
+__all__ = ["check_zip", "import_files", "read_query_rows", "safe_extract", "sniff_role"]
 
 ROLES = ("qrels", "queries", "docs")
 _NAME_HINTS = (
@@ -196,7 +196,8 @@ def _read_qrels_rows(path: Path) -> Iterator[tuple[str, str, str, str]]:
             )
 
 
-def _read_query_rows(path: Path, member: str | None = None) -> Iterator[tuple[str, str]]:
+def read_query_rows(path: Path, member: str | None = None) -> Iterator[tuple[str, str]]:
+    """(query id, text) pairs from TSV ``qid<TAB>text``, BEIR ``queries.jsonl`` or a BEIR zip/folder."""
     if (
         zipfile.is_zipfile(path)
         or path.is_dir()
@@ -254,14 +255,14 @@ def _write_queries(
     with contextmanager(_writer)(target) as out:
         if target.fmt == "beir-queries":
             extra = [f for f in fields if f not in ("query_id", "text", "title")]
-            for qid, text in _read_query_rows(src, member):
+            for qid, text in read_query_rows(src, member):
                 obj = {"_id": qid, "text": text, "metadata": dict.fromkeys(extra)}
                 out.write(json.dumps(obj, ensure_ascii=False) + "\n")
         elif target.fmt in ("cranfield-queries", "smart-queries"):
             for line in _lines(src):
                 out.write(line + "\n")
         else:
-            for qid, text in _read_query_rows(src, member):
+            for qid, text in read_query_rows(src, member):
                 out.write(f"{qid}\t{text}\n")
 
 

@@ -1,0 +1,331 @@
+"""Run a ranker end to end: index (cached), retrieve or re-rank or fuse, write the run and its
+metadata sidecar.
+
+Indexes live in ``<cache>/indexes/<dataset>/<ranker>-<key>/`` (``<cache>`` as for datasets:
+``--cache-dir``, ``$IRBENCH_CACHE`` or ``./qrels_cache``). The key hashes the ranker's
+index parameters, the corpus fingerprint and the index format, so a changed corpus or
+parameter never reuses a stale index. An index is built in a temporary folder beside its
+final place and renamed into place when complete: an interrupted build leaves nothing behind.
+
+Every run file written here gets a sidecar ``<run file>.meta.json`` that says how it was
+made (ranker, parameters, dataset, fingerprints of the inputs, irbench version, wall time), and
+both are written atomically.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from irbench.errors import RankerError
+from irbench.rankers.base import NULL_PROGRESS, Progress
+
+__all__ = [
+    "METADATA_SUFFIX",
+    "RunResult",
+    "ensure_index",
+    "fuse_runs",
+    "metadata_path",
+    "read_queries",
+    "run_ranker",
+    "write_run_with_metadata",
+]
+
+METADATA_SUFFIX = ".meta.json"
+_INDEX_FORMAT = "1"
+
+
+@dataclass
+class RunResult:
+    """A run made by :func:`run_ranker` or :func:`fuse_runs`."""
+
+    table: pa.Table
+    metadata: dict[str, Any]
+    path: Path | None = None
+    index: Path | None = None
+    events: list[str] = field(default_factory=list)
+
+
+def metadata_path(run_path: str | os.PathLike[str]) -> Path:
+    """Where the metadata sidecar of *run_path* lives (``<run file>.meta.json``)."""
+    return Path(os.fspath(run_path) + METADATA_SUFFIX)
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def table_sha256(table: pa.Table) -> str:
+    """A digest of a table's content (Arrow IPC bytes of its columns)."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema.remove_metadata()) as writer:
+        writer.write_table(table.replace_schema_metadata(None))
+    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+
+
+def read_queries(path: str | os.PathLike[str]) -> pa.Table:
+    """Queries from a file: TSV ``qid<TAB>text``, BEIR/JSONL, or Parquet with ``query_id``/``text``."""
+    from irbench.datasets.formats import QUERIES_SCHEMA
+
+    source = Path(os.fspath(path))
+    if not source.exists():
+        from irbench.errors import MissingFileError
+
+        raise MissingFileError(f"{source}: no such queries file")
+    if source.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(source)
+        missing = {"query_id", "text"} - set(table.column_names)
+        if missing:
+            raise RankerError(
+                f"{source}: a queries table needs columns query_id and text "
+                f"(missing {', '.join(sorted(missing))})"
+            )
+        return table.select(["query_id", "text"]).cast(QUERIES_SCHEMA)
+    from irbench.datasets.importer import read_query_rows
+
+    rows = list(read_query_rows(source))
+    return pa.table(
+        {"query_id": [q for q, _ in rows], "text": [t for _, t in rows]}, schema=QUERIES_SCHEMA
+    )
+
+
+def _index_dir(root: Path, dataset_id: str, ranker: Any, corpus_fp: str) -> Path:
+    key = json.dumps(
+        [_INDEX_FORMAT, ranker.name, ranker.index_params(), corpus_fp], sort_keys=True, default=str
+    )
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return root / "indexes" / dataset_id.replace("/", "__") / f"{ranker.name}-{digest}"
+
+
+def ensure_index(
+    ranker: Any, dataset: Any, *, progress: Progress = NULL_PROGRESS
+) -> tuple[Path, bool]:
+    """Load *ranker*'s index of *dataset*'s corpus, building it first if needed.
+
+    Returns ``(folder, built)``. The build goes to a temporary folder that is renamed into
+    place only when :meth:`~irbench.rankers.base.Ranker.index` returns.
+    """
+    from irbench.datasets.cache import fingerprint
+
+    if not dataset.has("docs"):
+        raise RankerError(
+            f"{dataset.id} has no documents to index (it has {', '.join(dataset.spec.parts)})"
+        )
+    corpus_fp = fingerprint(dataset.id, "docs", [f.path for f in dataset.source_files("docs")])
+    final = _index_dir(dataset.cache_root, dataset.id, ranker, corpus_fp)
+    if final.is_dir():
+        ranker.load(final)
+        return final, False
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    try:
+        ranker.index(dataset.docs_batches(), temp, progress)
+        (temp / "irbench-index.json").write_text(
+            json.dumps(
+                {
+                    "ranker": ranker.name,
+                    "index_params": ranker.index_params(),
+                    "dataset": dataset.id,
+                    "corpus_fingerprint": corpus_fp,
+                    "format": _INDEX_FORMAT,
+                    "created": _now(),
+                },
+                indent=2,
+                default=str,
+            )
+        )
+        try:
+            os.replace(temp, final)
+        except OSError:
+            if not final.is_dir():  # not a concurrent build that finished first
+                raise
+            shutil.rmtree(temp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    ranker.load(final)
+    return final, True
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def run_ranker(
+    ranker: Any,
+    *,
+    dataset: Any = None,
+    queries: pa.Table | str | os.PathLike[str] | None = None,
+    k: int = 1000,
+    rerank: str | os.PathLike[str] | pa.Table | None = None,
+    depth: int = 100,
+    output: str | os.PathLike[str] | None = None,
+    name: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    offline: bool | None = None,
+    progress: Progress = NULL_PROGRESS,
+) -> RunResult:
+    """Index (if needed) and retrieve the top *k* per query, or re-rank a run's top *depth*.
+
+    Parameters
+    ----------
+    ranker:
+        A ranker name (built-in or plugin) or a ranker object.
+    dataset:
+        An ir_datasets-style id (``vaswani``, ``beir/scifact/test``) or a
+        :class:`~irbench.datasets.Dataset`; its corpus is indexed and its queries are used.
+    queries:
+        Queries to use instead of the dataset's (a table or a file, see :func:`read_queries`).
+    rerank:
+        A run (file or table) whose top *depth* documents per query are re-scored instead of
+        retrieving from the whole corpus.
+    output:
+        Where to write the TREC run (and its ``.meta.json`` sidecar); ``None`` writes nothing.
+    name:
+        The run tag; default the ranker's name.
+    """
+    from irbench.rankers.registry import get_ranker
+
+    started = time.perf_counter()
+    if isinstance(ranker, str):
+        ranker = get_ranker(ranker)
+    ds = _dataset(dataset, cache_dir, offline)
+    inputs: dict[str, Any] = {}
+    if queries is None:
+        if ds is None:
+            raise RankerError("give a dataset (--dataset ID) or a queries file (--queries FILE)")
+        query_table = ds.queries()
+        inputs["queries"] = {"dataset": ds.id, "sha256": table_sha256(query_table)}
+    elif isinstance(queries, pa.Table):
+        query_table = queries
+        inputs["queries"] = {"table": True, "sha256": table_sha256(query_table)}
+    else:
+        query_table = read_queries(queries)
+        inputs["queries"] = {"path": str(queries), "sha256": file_sha256(queries)}
+
+    index_path = None
+    events: list[str] = []
+    if ranker.needs_index:
+        if ds is None:
+            raise RankerError(f"{ranker.name} needs a corpus to index: give --dataset ID")
+        index_path, built = ensure_index(ranker, ds, progress=progress)
+        events.append(f"{'built' if built else 'loaded'} index {index_path}")
+        inputs["docs"] = {"dataset": ds.id, "index": str(index_path)}
+
+    if rerank is not None:
+        from irbench.io import read_run
+        from irbench.rankers.rerank import rerank as rerank_run
+
+        first = rerank if isinstance(rerank, pa.Table) else read_run(rerank)
+        if not isinstance(rerank, pa.Table):
+            inputs["rerank"] = {"path": str(rerank), "sha256": file_sha256(rerank), "depth": depth}
+        table = rerank_run(ranker, query_table, first, depth=depth, progress=progress)
+    else:
+        table = ranker.retrieve(query_table, k, progress)
+    params = ranker.params() if hasattr(ranker, "params") else {}
+    metadata = {
+        "irbench_version": _version(),
+        "ranker": ranker.name,
+        "params": params,
+        "dataset": ds.id if ds is not None else None,
+        "k": None if rerank is not None else k,
+        "inputs": inputs,
+        "rows": table.num_rows,
+        "queries": len(table.column("query_id").unique()) if table.num_rows else 0,
+        "wall_time_s": round(time.perf_counter() - started, 3),
+        "created": _now(),
+    }
+    result = RunResult(table, metadata, index=index_path, events=events)
+    if output is not None:
+        result.path = write_run_with_metadata(table, output, metadata, name or ranker.name)
+    return result
+
+
+def fuse_runs(
+    runs: Sequence[str | os.PathLike[str]],
+    method: str = "rrf",
+    *,
+    norm: str = "minmax",
+    rrf_k: float = 60.0,
+    weights: Sequence[float] | None = None,
+    depth: int | None = None,
+    k: int = 1000,
+    output: str | os.PathLike[str] | None = None,
+    name: str | None = None,
+) -> RunResult:
+    """Fuse run files (see :func:`irbench.rankers.fusion.fuse`) and write the result."""
+    from irbench.io import read_run
+    from irbench.rankers.fusion import fuse
+
+    started = time.perf_counter()
+    tables = [read_run(path) for path in runs]
+    table = fuse(tables, method, norm=norm, rrf_k=rrf_k, weights=weights, depth=depth, k=k)
+    params: dict[str, Any] = {"method": method, "rrf_k": rrf_k, "depth": depth}
+    if method != "rrf":
+        params = {"method": method, "norm": norm, "depth": depth}
+    params["weights"] = list(weights) if weights is not None else None
+    metadata = {
+        "irbench_version": _version(),
+        "ranker": method,
+        "params": params,
+        "dataset": None,
+        "k": k,
+        "inputs": {"runs": [{"path": str(p), "sha256": file_sha256(p)} for p in runs]},
+        "rows": table.num_rows,
+        "queries": len(table.column("query_id").unique()) if table.num_rows else 0,
+        "wall_time_s": round(time.perf_counter() - started, 3),
+        "created": _now(),
+    }
+    result = RunResult(table, metadata)
+    if output is not None:
+        result.path = write_run_with_metadata(table, output, metadata, name or method)
+    return result
+
+
+def write_run_with_metadata(
+    table: pa.Table, output: str | os.PathLike[str], metadata: dict[str, Any], name: str
+) -> Path | None:
+    """Write the TREC run atomically, then its sidecar (``-`` writes the run to stdout only)."""
+    from irbench.io import write_run
+    from irbench.io._source import is_stdin
+    from irbench.io.atomic import atomic_text_writer
+
+    write_run(table, output, name=name)
+    if is_stdin(output):
+        return None
+    path = Path(os.fspath(output))
+    with atomic_text_writer(metadata_path(path)) as handle:
+        json.dump({"run": path.name, "tag": name, **metadata}, handle, indent=2, default=str)
+        handle.write("\n")
+    return path
+
+
+def _dataset(dataset: Any, cache_dir: Any, offline: bool | None) -> Any:
+    if dataset is None or not isinstance(dataset, str):
+        return dataset
+    from irbench.datasets import load_dataset
+
+    return load_dataset(dataset, cache_dir=cache_dir, offline=offline)
+
+
+def _version() -> str:
+    import irbench
+
+    return irbench.__version__
