@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -138,10 +139,19 @@ def test_measures_lists_definitions() -> None:
     assert one.exit_code == 0 and "Normalised" in one.stdout and "Bpref" not in one.stdout
 
 
-def test_demo_runs_offline() -> None:
-    res = runner.invoke(app, ["demo"])
+def test_demo_runs_offline(tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    res = runner.invoke(app, ["demo", "-o", str(out), "--cache-dir", str(tmp_path / "cache")])
     assert res.exit_code == 0, res.output
     assert "bm25" in res.stdout and "repllama" in res.stdout and "nDCG@10" in res.stdout
+    for name in ("bm25", "dense", "rrf"):
+        assert (out / f"vaswani-{name}.run").stat().st_size > 0
+        assert (out / f"vaswani-{name}.run.meta.json").is_file()
+    board = pd.read_csv(out / "leaderboard-vaswani.csv")
+    ap = board[board.measure == "AP"].set_index("run")["value"]
+    assert set(ap.index) == {"bm25", "dense", "rrf"}
+    # Published BM25 MAP on Vaswani is about 0.3 (PyTerrier's tutorial: 0.2967).
+    assert 0.25 < ap["bm25"] < 0.35 and ap["dense"] > 0.1 and ap["rrf"] > 0.2
 
 
 def test_real_subprocess_reads_stdin(dl19: tuple[str, str, str]) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from importlib import resources
 from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -15,15 +17,101 @@ def demo_dir() -> Path:
     return Path(str(resources.files("irbench") / "data" / "demo" / "dl19-passage"))
 
 
-def demo_command() -> None:
-    """Evaluate six real TREC DL 2019 passage runs shipped with irbench (no network needed)."""
+VASWANI_MEASURES = ["nDCG@10", "AP", "P@10", "R@1000"]
+
+
+def demo_command(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Folder for the runs and the leaderboard.")
+    ] = Path("runs"),
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", help="Cache folder for indexes.")
+    ] = None,
+) -> None:
+    """The main job, offline: index the shipped Vaswani collection with BM25 and a static dense
+    encoder, fuse them, evaluate, test and write a leaderboard; then score six real TREC DL
+    2019 runs."""
     from rich.console import Console
 
     from irbench.cli.common import user_errors
-    from irbench.cli.eval_cmd import _print_table
-    from irbench.engine import Evaluator
 
     console = Console()
+    with user_errors():
+        _vaswani(console, output, cache_dir)
+        _dl19(console)
+
+
+def _vaswani(console: Any, output: Path, cache_dir: Path | None) -> None:
+    from irbench.cli.compare_cmd import print_table
+    from irbench.cli.eval_cmd import _print_table
+    from irbench.cli.run_cmd import rich_progress
+    from irbench.engine import Evaluator
+    from irbench.io.atomic import atomic_text_writer
+    from irbench.rankers.runner import fuse_runs, run_ranker
+    from irbench.report import render
+    from irbench.report.leaderboard import DatasetSpec, build_leaderboard
+    from irbench.stats import compare
+
+    console.print(
+        "[bold]Vaswani[/] (11,429 physics abstracts, 93 queries, shipped with irbench): "
+        "BM25, a static dense encoder distilled from MiniLM, and their reciprocal rank fusion"
+    )
+    started = time.perf_counter()
+    paths: dict[str, Path] = {}
+    with rich_progress() as progress:
+        for ranker in ("bm25", "dense"):
+            run_ranker(
+                ranker,
+                dataset="vaswani",
+                k=1000,
+                output=output / f"vaswani-{ranker}.run",
+                cache_dir=cache_dir,
+                progress=progress,
+            )
+            paths[ranker] = output / f"vaswani-{ranker}.run"
+    fuse_runs([paths["bm25"], paths["dense"]], "rrf", output=output / "vaswani-rrf.run")
+    paths["rrf"] = output / "vaswani-rrf.run"
+    console.print(
+        f"[dim]runs written to {output}/ with .meta.json sidecars "
+        f"({time.perf_counter() - started:.1f} s)[/]"
+    )
+    names = list(paths)
+    runs = [paths[n] for n in names]
+    ev = Evaluator("vaswani", VASWANI_MEASURES)
+    _print_table(
+        [ev.score(path, name=name) for path, name in zip(runs, names, strict=True)],
+        ev.measures,
+        per_query=False,
+    )
+    console.print("\n[bold]Against BM25[/]: paired t-test, Holm correction, 95% intervals")
+    print_table(
+        compare(
+            "vaswani",
+            runs,
+            VASWANI_MEASURES[:2],
+            names=names,
+            baseline="bm25",
+            test="t",
+            correction="holm",
+        )
+    )
+    board = build_leaderboard(
+        [DatasetSpec("vaswani", "vaswani", [str(p) for p in runs], names)],
+        VASWANI_MEASURES,
+        baseline="bm25",
+    )
+    target = output / "leaderboard-vaswani.csv"
+    with atomic_text_writer(target) as fh:
+        fh.write(render.leaderboard_csv(board))
+    console.print(f"[dim]leaderboard written to {target}[/]\n")
+
+
+def _dl19(console: Any) -> None:
+    from irbench.cli.compare_cmd import print_table
+    from irbench.cli.eval_cmd import _print_table
+    from irbench.engine import Evaluator
+    from irbench.stats import compare
+
     root = demo_dir()
     runs = sorted((root / "runs").glob("*.run.gz"))
     console.print(
@@ -31,28 +119,23 @@ def demo_command() -> None:
         "[dim]MAP, RR and R use grade >= 2 as relevant, as the track does; nDCG uses the grades.[/]"
     )
     names = [path.name.removesuffix(".run.gz") for path in runs]
-    with user_errors():
-        ev = Evaluator(root / "qrels.txt.gz", DEMO_MEASURES)
-        scores = [ev.score(path, name=name) for path, name in zip(runs, names, strict=True)]
-        _print_table(scores, ev.measures, per_query=False)
-
-        from irbench.cli.compare_cmd import print_table
-        from irbench.stats import compare
-
-        console.print(
-            "\n[bold]Against BM25[/]: paired t-test per query, Holm correction over all "
-            "comparisons, 95% intervals"
-        )
-        result = compare(
-            root / "qrels.txt.gz",
-            runs,
-            DEMO_MEASURES[:2],
-            names=names,
-            baseline="bm25",
-            test="t",
-            correction="holm",
-        )
-        print_table(result)
+    ev = Evaluator(root / "qrels.txt.gz", DEMO_MEASURES)
+    scores = [ev.score(path, name=name) for path, name in zip(runs, names, strict=True)]
+    _print_table(scores, ev.measures, per_query=False)
+    console.print(
+        "\n[bold]Against BM25[/]: paired t-test per query, Holm correction over all "
+        "comparisons, 95% intervals"
+    )
+    result = compare(
+        root / "qrels.txt.gz",
+        runs,
+        DEMO_MEASURES[:2],
+        names=names,
+        baseline="bm25",
+        test="t",
+        correction="holm",
+    )
+    print_table(result)
 
 
 def register(app: typer.Typer) -> None:
