@@ -142,7 +142,7 @@ class StaticEncoder:
         default :func:`static_model_dir`. Only local folders are read: nothing is downloaded.
 
     The embedding table is kept as float32 in memory whatever its dtype on disk (the shipped
-    one is float16), so the means are accumulated in float32.
+    one is int8 with a single scale, which normalisation cancels), so means are float32.
     """
 
     name = "static"
@@ -166,7 +166,7 @@ class StaticEncoder:
             raise RankerError(
                 f"the static encoder needs model2vec ({err}): pip install model2vec"
             ) from err
-        model = StaticModel.from_pretrained(self.path, normalize=False)
+        model = StaticModel.from_pretrained(self.path)
         model.embedding = np.asarray(model.embedding, dtype=np.float32)
         self._model = model
         return model
@@ -196,7 +196,7 @@ class StaticEncoder:
 
         return _encode_in_batches(
             _as_strings(texts),
-            batch_size or self.default_batch_size,
+            self.default_batch_size if batch_size is None else batch_size,
             encode_batch,
             self.dim,
             progress,
@@ -283,7 +283,7 @@ class MiniLMEncoder:
 
         vectors = _encode_in_batches(
             ordered,
-            batch_size or self.default_batch_size,
+            self.default_batch_size if batch_size is None else batch_size,
             encode_batch,
             self.dim,
             progress,
