@@ -155,9 +155,10 @@ def requantize(float32_dir: Path, out: Path, *, dtype: str = DTYPE) -> Path:
     from model2vec import StaticModel
     from model2vec.model import quantize_model
 
-    model = quantize_model(StaticModel.from_pretrained(float32_dir), quantize_to=dtype)
-    config = StaticModel.from_pretrained(float32_dir).config
-    return save_static(model, out, pca_dims=int(config.get("apply_pca", PCA_DIMS)), dtype=dtype)
+    source = StaticModel.from_pretrained(float32_dir)
+    pca = source.config.get("apply_pca")
+    model = quantize_model(source, quantize_to=dtype)
+    return save_static(model, out, pca_dims=pca if isinstance(pca, int) else PCA_DIMS, dtype=dtype)
 
 
 def main(argv: list[str] | None = None) -> int:

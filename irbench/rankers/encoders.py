@@ -20,6 +20,7 @@ on first use only.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -132,6 +133,31 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+@functools.lru_cache(maxsize=4)
+def _load_static(path: str) -> Any:
+    """The model2vec model in *path*, loaded once per process (encoding never mutates it)."""
+    folder = Path(path)
+    if not (folder / "model.safetensors").is_file():
+        raise RankerError(
+            f"no model2vec model in {folder} (model.safetensors missing): reinstall "
+            "irbench, or rebuild it with 'python -m irbench.rankers.distill OUT_DIR'"
+        )
+    try:
+        from model2vec import StaticModel
+    except ImportError as err:
+        raise RankerError(
+            f"the static encoder needs model2vec ({err}): pip install model2vec"
+        ) from err
+    model = StaticModel.from_pretrained(folder)
+    model.embedding = np.asarray(model.embedding, dtype=np.float32)
+    return model
+
+
+@functools.lru_cache(maxsize=8)
+def _sha256_cached(path: str, mtime_ns: int, size: int) -> str:
+    return _sha256(Path(path))
+
+
 class StaticEncoder:
     """model2vec static embeddings distilled from all-MiniLM-L6-v2 (shipped with irbench).
 
@@ -153,23 +179,9 @@ class StaticEncoder:
         self._model: Any = None
 
     def _load(self) -> Any:
-        if self._model is not None:
-            return self._model
-        if not (self.path / "model.safetensors").is_file():
-            raise RankerError(
-                f"no model2vec model in {self.path} (model.safetensors missing): reinstall "
-                "irbench, or rebuild it with 'python -m irbench.rankers.distill OUT_DIR'"
-            )
-        try:
-            from model2vec import StaticModel
-        except ImportError as err:
-            raise RankerError(
-                f"the static encoder needs model2vec ({err}): pip install model2vec"
-            ) from err
-        model = StaticModel.from_pretrained(self.path)
-        model.embedding = np.asarray(model.embedding, dtype=np.float32)
-        self._model = model
-        return model
+        if self._model is None:
+            self._model = _load_static(str(self.path.resolve()))
+        return self._model
 
     @property
     def dim(self) -> int:
@@ -177,7 +189,9 @@ class StaticEncoder:
 
     def fingerprint(self) -> str:
         """SHA-256 of the model's ``model.safetensors``."""
-        return _sha256(self.path / "model.safetensors")
+        weights = self.path / "model.safetensors"
+        stat = weights.stat()
+        return _sha256_cached(str(weights.resolve()), stat.st_mtime_ns, stat.st_size)
 
     def encode(
         self, texts: Texts, batch_size: int | None = None, progress: Progress = NULL_PROGRESS
