@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(VENV)/bin/irbench demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check irbench tests bench

@@ -18,6 +18,7 @@ import gzip
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -78,9 +79,23 @@ def _read(path: Path, kind: str) -> dict[str, dict[str, float]]:
 
 
 def _table(run: dict[str, dict[str, float]]) -> pa.Table:
-    rows = [(q, d, x) for q, docs in run.items() for d, x in docs.items()]
-    q, d, x = zip(*rows, strict=True)
-    return pa.table({"query_id": q, "doc_id": d, "score": x}, schema=RUN_SCHEMA)
+    sizes = [len(docs) for docs in run.values()]
+    return pa.table(
+        {
+            "query_id": np.repeat(np.array(list(run), dtype=object), sizes),
+            "doc_id": [d for docs in run.values() for d in docs],
+            "score": np.fromiter((x for docs in run.values() for x in docs.values()), float),
+        },
+        schema=RUN_SCHEMA,
+    )
+
+
+def _float32_scores(run: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """*run* with every score rounded to single precision (what pytrec_eval compares)."""
+    return {
+        q: dict(zip(docs, np.float32(list(docs.values())).astype(float).tolist(), strict=True))
+        for q, docs in run.items()
+    }
 
 
 def _top(run: dict[str, dict[str, float]], m: int) -> dict[str, dict[str, float]]:
@@ -122,24 +137,25 @@ def test_real_runs_were_found() -> None:
 def test_agrees_with_pytrec_eval(shared_data: Path, qrels_rel: str, run_rel: str) -> None:
     qrels_path, run_path = shared_data / qrels_rel, shared_data / run_rel
     qrels = _read(qrels_path, "qrels")
-    run = {
-        q: {d: float(np.float32(x)) for d, x in docs.items()}
-        for q, docs in _read(run_path, "run").items()
-    }
+    run = _float32_scores(_read(run_path, "run"))
     table = _table(run)
+    evaluators: dict[tuple[int, bool], Any] = {}  # qrels parsed once per option set
+    refs: dict[str, dict[str, dict[str, float]]] = {}
     for variant, options in VARIANTS.items():
-        oracle_run = run
-        if "max_results" in options:
-            oracle_run = _top(run, options["max_results"])
+        params = (options.get("rel_level", 1), options.get("judged_only", False))
+        if params not in evaluators:
+            evaluators[params] = pytrec_eval.RelevanceEvaluator(
+                qrels, PYTREC_MEASURES, relevance_level=params[0], judged_docs_only_flag=params[1]
+            )
+        evaluator = evaluators[params]
         if options.get("complete"):
-            oracle_run = {**{q: {} for q in qrels}, **run}
-        evaluator = pytrec_eval.RelevanceEvaluator(
-            qrels,
-            PYTREC_MEASURES,
-            relevance_level=options.get("rel_level", 1),
-            judged_docs_only_flag=options.get("judged_only", False),
-        )
-        ref = evaluator.evaluate({q: d for q, d in oracle_run.items()})
+            # the runs' queries score as in "default"; only the missing ones are evaluated
+            missing = {q: {} for q in qrels if q not in run}
+            ref = {**refs["default"], **(evaluator.evaluate(missing) if missing else {})}
+        else:
+            oracle_run = _top(run, options["max_results"]) if "max_results" in options else run
+            ref = evaluator.evaluate(oracle_run)
+        refs[variant] = ref
         keys = sorted(next(iter(ref.values())))
         ours = Evaluator(_bound(qrels_path), [_key_to_measure(k) for k in keys], **options)
         with warnings.catch_warnings():
