@@ -24,6 +24,7 @@ import argparse
 import os
 import platform
 import tempfile
+import textwrap
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -138,7 +139,7 @@ def main() -> None:
         f"PyStemmer {version('PyStemmer')}, Python {platform.python_version()} "
         f"by `bench/effectiveness_bm25.py` ({time.perf_counter() - started:.0f} s)."
     )
-    table = "\n".join(lines) + "\n" + footer + "\n"
+    table = "\n".join(lines) + "\n\n" + textwrap.fill(footer.strip(), 96) + "\n"
     print(table)
     if args.out is not None:
         header = (
