@@ -162,7 +162,11 @@ def test_round_trip_and_batching(tmp_path: Path, vaswani: tuple[pa.Table, pa.Tab
     expected = one.retrieve(queries, 100)
     assert expected.num_rows > 1000
     assert many.retrieve(queries, 100).equals(expected)
-    assert _loaded(tmp_path / "one").retrieve(queries, 100).equals(expected)
+    reopened = _loaded(tmp_path / "one")
+    index = reopened._index
+    assert index is not None and isinstance(index.postings_doc, np.memmap)  # load reads nothing
+    assert not reopened._cache  # weights are computed on first use
+    assert reopened.retrieve(queries, 100).equals(expected)
     files = sorted(p.name for p in (tmp_path / "one").iterdir())
     assert files == [
         "doc_ids.arrow", "doc_lengths.npy", "indptr.npy", "meta.json",
@@ -170,7 +174,11 @@ def test_round_trip_and_batching(tmp_path: Path, vaswani: tuple[pa.Table, pa.Tab
     ]  # fmt: skip
     meta = json.loads((tmp_path / "one" / "meta.json").read_text())
     assert meta["n_docs"] == 1500 and meta["analyzer"]["stemmer"] == "porter"
-    assert meta["sum_lengths"] == int(np.load(tmp_path / "one" / "doc_lengths.npy").sum())
+    lengths = np.load(tmp_path / "one" / "doc_lengths.npy")
+    assert meta["sum_lengths"] == int(lengths.sum()) and meta["doc_count"] == int(
+        (lengths > 0).sum()
+    )
+    assert meta["avgdl"] == pytest.approx(lengths.sum() / (lengths > 0).sum())
 
 
 def test_rescore_equals_retrieve(vaswani_index: Path, vaswani: tuple[pa.Table, pa.Table]) -> None:

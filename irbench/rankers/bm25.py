@@ -18,7 +18,8 @@ For a query *q* and a document *d* (Lucene ≥ 8 ``BM25Similarity``; Kamphuis et
   and Anserini's scores more closely.
 - A document that contains no query term is not retrieved (every matching document scores
   above zero, so zero means "no match").
-- Scores are computed in float32 like Lucene's (``dtype="float64"`` for exact sums).
+- Weights and score sums are float32 by default, as Lucene's scores are (half the memory);
+  ``dtype="float64"`` computes both in double precision.
 
 Defaults ``k1 = 0.9``, ``b = 0.4`` are Anserini's and Pyserini's (``SimpleSearcher`` /
 ``LuceneSearcher.set_bm25``). The index stores raw term frequencies and document lengths
@@ -26,9 +27,12 @@ Defaults ``k1 = 0.9``, ``b = 0.4`` are Anserini's and Pyserini's (``SimpleSearch
 query-time parameters: the weight matrix is computed from them when first needed after a
 change; only the analyzer options (:attr:`BM25.INDEX_FIELDS`) require a new index.
 
-Scoring a batch of queries is one sparse product: the query × term count matrix times the term
-× document weight matrix; the top *k* of each row is taken from a dense block of a bounded
-number of rows (:func:`irbench.rankers.base.top_k`).
+Scoring a block of queries is one sparse product, the query × term count matrix times the term
+× document weight matrix (scipy's row-by-row SMMP product touches only the postings of query
+terms, like a term-at-a-time engine without early termination); the top *k* of each row is
+taken from the densified block (:func:`irbench.rankers.base.top_k`, ``argpartition``), whose
+rows times the corpus size is bounded, so memory is too. (A numpy scatter-add of the postings
+with ``bincount`` was measured 4x slower than the sparse product on the 100k-document bench.)
 
 References
 ----------
@@ -62,7 +66,7 @@ from irbench.rankers.inverted_index import InvertedIndex, build_index, open_inde
 __all__ = ["BM25", "lucene_length"]
 
 #: Dense score cells per block of queries in :meth:`BM25.retrieve` (bounds its memory).
-_BLOCK_CELLS = 1 << 24
+_BLOCK_CELLS = 1 << 23
 #: Postings weighted at once in :meth:`BM25.weights` (bounds its temporary memory).
 _WEIGHT_BLOCK = 1 << 22
 #: Pairs scored at once in :meth:`BM25.rescore`.

@@ -2,7 +2,8 @@
 
 Layout of an index folder (no pickle anywhere)::
 
-    meta.json          format, version, analyzer options, counts, length statistics
+    meta.json          format, version, analyzer options, counts (documents, non-empty
+                       documents, terms, postings), total and mean document length
     doc_ids.arrow      Arrow IPC file, one column ``doc_id`` (row i = document i)
     vocab.arrow        Arrow IPC file, one column ``term`` (row t = term t)
     doc_lengths.npy    int32 (n_docs,): analysed length of every document (terms kept)
@@ -18,8 +19,9 @@ Building streams (:func:`build_index`): each batch is analysed, its vocabulary a
 growing dictionary, its (term, doc, tf) triples counted with one sparse COO → CSC conversion
 and written to a temporary run file, and document frequencies accumulated. A final pass places
 every run's postings straight into memory-mapped output arrays (a counting sort: each term's
-slot is known from the document frequencies), so peak memory is one batch plus the vocabulary,
-never the whole corpus. ``meta.json`` is written last: a folder without it is incomplete.
+slot is known from the document frequencies), so peak memory is one batch, the vocabulary and
+four bytes per document, never the whole corpus. ``meta.json`` is written last: a folder
+without it is incomplete.
 """
 
 from __future__ import annotations
@@ -166,6 +168,8 @@ def build_index(
     np.save(directory / "indptr.npy", indptr)
     _write_strings(directory / "vocab.arrow", "term", list(vocab))
     _check_unique_ids(directory / "doc_ids.arrow")
+    doc_count = int(np.count_nonzero(doc_lengths))
+    sum_lengths = int(doc_lengths.sum(dtype=np.int64))
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -173,8 +177,9 @@ def build_index(
         "n_docs": n_docs,
         "n_terms": len(vocab),
         "nnz": int(indptr[-1]),
-        "doc_count": int(np.count_nonzero(doc_lengths)),
-        "sum_lengths": int(doc_lengths.sum(dtype=np.int64)),
+        "doc_count": doc_count,
+        "sum_lengths": sum_lengths,
+        "avgdl": sum_lengths / max(doc_count, 1),  # for people; readers use the two above
         **(extra_meta or {}),
     }
     (directory / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
