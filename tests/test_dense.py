@@ -17,7 +17,7 @@ import pytest
 from irbench.errors import RankerError
 from irbench.rankers._npy import NpyAppender
 from irbench.rankers.base import top_k
-from irbench.rankers.dense import Dense
+from irbench.rankers.dense import Dense, idle_openmp_threads_sleep
 from irbench.rankers.encoders import (
     MiniLMEncoder,
     StaticEncoder,
@@ -412,3 +412,15 @@ def test_hnsw_recall_against_flat_and_graph_reuse(vaswani, vaswani_index: Path) 
     again.load(vaswani_index)
     assert run_dict(again.retrieve(queries, 10)) == approx
     assert (vaswani_index / "embeddings.npy").stat().st_mtime_ns == embeddings_mtime
+
+
+def test_openmp_threads_sleep_unless_the_user_chose() -> None:
+    env: dict[str, str] = {}
+    idle_openmp_threads_sleep(env, {})
+    assert env == {"OMP_WAIT_POLICY": "PASSIVE"}
+    chosen = {"OMP_WAIT_POLICY": "ACTIVE"}
+    idle_openmp_threads_sleep(chosen, {})
+    assert chosen == {"OMP_WAIT_POLICY": "ACTIVE"}
+    late: dict[str, str] = {}
+    idle_openmp_threads_sleep(late, {"faiss": object()})  # libgomp already read it: no effect
+    assert late == {}
