@@ -18,6 +18,8 @@ Third-party rankers register under the entry-point group ``irbench.rankers``
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -36,6 +38,7 @@ __all__ = [
     "RankerBase",
     "Task",
     "document_text",
+    "file_sha256",
     "run_from_topk",
     "top_k",
 ]
@@ -124,6 +127,15 @@ class RankerBase:
 
     def index_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.INDEX_FIELDS}
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks (input and model fingerprints)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def document_text(batch: pa.RecordBatch | pa.Table) -> pa.Array:

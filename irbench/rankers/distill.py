@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import hashlib
 import os
 import shlex
 import shutil
@@ -30,6 +29,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from irbench.rankers.base import file_sha256
 
 __all__ = ["PCA_DIMS", "distill_static", "main", "requantize", "save_static"]
 
@@ -90,10 +91,6 @@ def _version(name: str) -> str:
         return "not installed"
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def distill_static(out: Path, *, pca_dims: int = PCA_DIMS, dtype: str = DTYPE) -> Path:
     """Distil the static model into *out* (replaced if it exists) and write its README."""
     os.environ["HF_HUB_OFFLINE"] = "1"
@@ -143,7 +140,7 @@ def save_static(model: Any, out: Path, *, pca_dims: int = PCA_DIMS, dtype: str =
             date=_dt.date.today().isoformat(),
             rows=rows,
             dim=dim,
-            sha256=_sha256(weights),
+            sha256=file_sha256(weights),
         ),
         encoding="utf-8",
     )
@@ -180,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         out = requantize(args.requantize, args.out_dir, dtype=args.dtype)
     else:
         out = distill_static(args.out_dir, pca_dims=args.pca_dims, dtype=args.dtype)
-    print(f"wrote {out} ({_sha256(out / 'model.safetensors')[:16]}...)")
+    print(f"wrote {out} ({file_sha256(out / 'model.safetensors')[:16]}...)")
     return 0
 
 

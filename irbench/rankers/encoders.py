@@ -23,7 +23,6 @@ on first use only.
 from __future__ import annotations
 
 import functools
-import hashlib
 import itertools
 import json
 import os
@@ -38,7 +37,7 @@ import numpy as np
 import pyarrow as pa
 
 from irbench.errors import RankerError
-from irbench.rankers.base import NULL_PROGRESS, Progress, Task
+from irbench.rankers.base import NULL_PROGRESS, Progress, Task, file_sha256
 
 __all__ = [
     "ENCODERS",
@@ -130,14 +129,6 @@ def _encode_in_batches(
     return out
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 @dataclass(frozen=True)
 class StaticModel:
     """A model2vec static embedding model, read without model2vec (same vectors, faster).
@@ -226,7 +217,7 @@ def _load_static(path: str) -> StaticModel:
 
 @functools.lru_cache(maxsize=8)
 def _sha256_cached(path: str, mtime_ns: int, size: int) -> str:
-    return _sha256(Path(path))
+    return file_sha256(path)
 
 
 class StaticEncoder:
@@ -335,7 +326,7 @@ class MiniLMEncoder:
         path = self._model_path()
         for name in ("model.safetensors", "pytorch_model.bin"):
             if (path / name).is_file():
-                return _sha256(path / name)
+                return file_sha256(path / name)
         return f"path:{path}"
 
     def encode(

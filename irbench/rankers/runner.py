@@ -29,7 +29,7 @@ from typing import Any
 import pyarrow as pa
 
 from irbench.errors import RankerError
-from irbench.rankers.base import NULL_PROGRESS, Progress
+from irbench.rankers.base import NULL_PROGRESS, Progress, file_sha256
 
 __all__ = [
     "METADATA_SUFFIX",
@@ -60,14 +60,6 @@ class RunResult:
 def metadata_path(run_path: str | os.PathLike[str]) -> Path:
     """Where the metadata sidecar of *run_path* lives (``<run file>.meta.json``)."""
     return Path(os.fspath(run_path) + METADATA_SUFFIX)
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def table_sha256(table: pa.Table) -> str:
