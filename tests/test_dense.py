@@ -7,6 +7,7 @@ Vaswani corpus encoded by the static model; HNSW against exact search by recall@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -180,6 +181,18 @@ def test_encoder_batch_size_must_be_positive(static: StaticEncoder) -> None:
 def test_missing_model_folder(tmp_path: Path) -> None:
     with pytest.raises(RankerError, match="distill"):
         StaticEncoder(tmp_path).encode(["a"])
+
+
+def test_corrupt_model_files_are_named(tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    shutil.copytree(static_model_dir(), folder)
+    (folder / "config.json").write_text("{not json")
+    with pytest.raises(RankerError, match=r"config\.json: not a readable model2vec file"):
+        StaticEncoder(folder).encode(["a"])
+    shutil.copy(static_model_dir() / "config.json", folder / "config.json")
+    (folder / "model.safetensors").write_bytes(b"\x00" * 16)
+    with pytest.raises(RankerError, match=r"model\.safetensors: not a readable model2vec file"):
+        StaticEncoder(folder).encode(["a"])
 
 
 def test_get_encoder() -> None:

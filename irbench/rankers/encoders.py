@@ -193,9 +193,23 @@ def _load_static(path: str) -> StaticModel:
     from safetensors.numpy import load_file
     from tokenizers import Tokenizer
 
-    tensors = load_file(str(folder / "model.safetensors"))
-    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    def unreadable(name: str, err: Exception) -> RankerError:
+        return RankerError(f"{folder / name}: not a readable model2vec file ({err})")
+
+    try:
+        tensors = load_file(str(folder / "model.safetensors"))
+    except Exception as err:  # safetensors raises its own, unexported error types
+        raise unreadable("model.safetensors", err) from err
+    if "embeddings" not in tensors:
+        raise unreadable("model.safetensors", KeyError("no 'embeddings' tensor"))
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise unreadable("config.json", err) from err
+    try:
+        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    except Exception as err:  # tokenizers raises a bare Exception on bad JSON
+        raise unreadable("tokenizer.json", err) from err
     tokenizer.no_padding()
     max_length = config.get("max_length", 512)
     max_chars = None
