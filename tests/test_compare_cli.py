@@ -114,6 +114,19 @@ def test_formats(files: tuple[Path, list[Path]], fmt: str) -> None:
         assert res.stdout.splitlines()[0].startswith("run,baseline,measure")
 
 
+def test_output_file_replaced_whole(files: tuple[Path, list[Path]], tmp_path: Path) -> None:
+    qrels, runs = files
+    out = tmp_path / "cmp.csv"
+    out.write_text("old table\n")
+    res = _run([str(qrels), *map(str, runs), "-m", "AP", "--format", "csv", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert out.read_text().startswith("run,baseline,measure")
+    assert [p.name for p in tmp_path.iterdir()] == ["cmp.csv"]  # no temporary file left
+    bad = _run([str(qrels), str(runs[0]), "-m", "AP", "--format", "csv", "-o", str(out)])
+    assert bad.exit_code == 2
+    assert out.read_text().startswith("run,baseline,measure")  # a failed run keeps the old file
+
+
 def test_usage_errors_exit_2(files: tuple[Path, list[Path]]) -> None:
     qrels, runs = files
     res = _run([str(qrels), *map(str, runs), "-m", "nDCG@10", "--baseline", "nope"])

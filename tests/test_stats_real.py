@@ -160,6 +160,31 @@ def test_randomization_close_to_t_on_real_data(aligned: st.Aligned) -> None:
     assert np.corrcoef(r.p_value, t)[0, 1] > 0.9
 
 
+@pytest.mark.parametrize("alternative", ["two-sided", "greater", "less"])
+def test_randomization_pairs_equals_differences(aligned: st.Aligned, alternative: str) -> None:
+    """One product with system columns gives the counts of testing each difference."""
+    d, _ = _batch(aligned)
+    n_runs = len(aligned.runs)
+    pairs = list(itertools.combinations(range(n_runs), 2))
+    by_pair = st.randomization_test_pairs(
+        aligned.values,
+        [(j, i) for i, j in pairs],
+        permutations=3000,
+        seed=4,
+        alternative=alternative,
+    )
+    direct = st.randomization_test(d, permutations=3000, seed=4, alternative=alternative)
+    np.testing.assert_array_equal(by_pair.count.ravel(), direct.count)
+    np.testing.assert_array_equal(by_pair.p_value.ravel(), direct.p_value)
+    np.testing.assert_allclose(by_pair.statistic.ravel(), direct.statistic, rtol=0, atol=1e-15)
+    # exact enumeration on the first 12 queries, through both paths
+    few = aligned.values[:, :, :12]
+    ex_pairs = st.randomization_test_pairs(few, [(1, 0), (2, 0)], exact=True)
+    ex_direct = st.randomization_test(few[[1, 2]] - few[0], exact=True)
+    assert ex_pairs.exact and ex_pairs.permutations == 2**12
+    np.testing.assert_array_equal(ex_pairs.count, ex_direct.count)
+
+
 def test_compare_per_query_real(aligned: st.Aligned) -> None:
     table = pd.DataFrame(
         [

@@ -374,7 +374,10 @@ def compare_command(
         }[fmt]
         text = render(df)
         if output is not None:
-            output.write_text(text, encoding="utf-8")
+            from irbench.io.atomic import atomic_text_writer
+
+            with atomic_text_writer(output) as handle:  # never a truncated table
+                handle.write(text)
         else:
             sys.stdout.write(text)
 

@@ -5,7 +5,8 @@ Public API (all vectorised over many pairs of systems and measures):
 * :func:`compare` / :func:`compare_per_query` / :func:`compare_aligned` - the table-level API
   behind ``irbench compare``;
 * paired tests :func:`t_test`, :func:`wilcoxon_test`, :func:`sign_test`,
-  :func:`randomization_test`, :func:`bootstrap_test`;
+  :func:`randomization_test` (and :func:`randomization_test_pairs` for many systems),
+  :func:`bootstrap_test`;
 * many systems: :func:`anova`, :func:`tukey_hsd`, :func:`randomized_tukey_hsd`;
 * :func:`adjust_pvalues` (Bonferroni, Holm, Holm-Sidak, Benjamini-Hochberg);
 * effects: :func:`t_interval`, :func:`cohens_dz`, :func:`win_tie_loss`,
@@ -36,7 +37,11 @@ from irbench.stats.omnibus import (
     tukey_hsd,
 )
 from irbench.stats.paired import PairedResult, sign_test, t_test, wilcoxon_test
-from irbench.stats.randomization import RandomizationResult, randomization_test
+from irbench.stats.randomization import (
+    RandomizationResult,
+    randomization_test,
+    randomization_test_pairs,
+)
 
 __all__ = [
     "COLUMNS",
@@ -58,6 +63,7 @@ __all__ = [
     "compare_per_query",
     "minimum_detectable_effect",
     "randomization_test",
+    "randomization_test_pairs",
     "randomized_tukey_hsd",
     "sign_test",
     "t_interval",

@@ -150,13 +150,14 @@ def compare_aligned(
         r = paired.sign_test(d, alternative=alt, delta0=delta0)
         stat, p = r.statistic, r.p_value
     elif test == "randomization":
-        rr = randomization.randomization_test(
-            d,
-            permutations=permutations,
-            seed=rng,
-            alternative=alt,
-            delta0=delta0,
-        )
+        if delta0 == 0.0:  # one product with the system columns serves every pair
+            rr = randomization.randomization_test_pairs(
+                values, pairs, permutations=permutations, seed=rng, alternative=alt
+            )
+        else:
+            rr = randomization.randomization_test(
+                d, permutations=permutations, seed=rng, alternative=alt, delta0=delta0
+            )
         stat, p, mc_se = rr.statistic, rr.p_value, rr.mc_se
         kind = "exact" if rr.exact else "monte-carlo"
         detail[...] = f"randomization {kind} B={rr.permutations}"

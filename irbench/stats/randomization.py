@@ -31,6 +31,7 @@ chunking, so the same seed gives the same answer for any ``chunk_size``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,10 +45,16 @@ from irbench.stats._common import (
     as_generator,
     check_alternative,
     check_differences,
+    exact_integer_grid,
     exact_integer_scale,
 )
 
-__all__ = ["RandomizationResult", "random_signs", "randomization_test"]
+__all__ = [
+    "RandomizationResult",
+    "random_signs",
+    "randomization_test",
+    "randomization_test_pairs",
+]
 
 #: Largest n enumerated exactly when ``exact=True`` is forced.
 EXACT_MAX_N = 24
@@ -162,39 +169,136 @@ def randomization_test(
         raise StatsError(f"exact enumeration needs n <= {EXACT_MAX_N} queries, got {n}")
 
     q = exact_integer_scale(flat)  # (P, n), integer-valued, exact sums
-    qt = np.ascontiguousarray(q.T)  # (n, P)
     total = q.sum(axis=1)  # exact
-    obs = total
     tol = float(2 * n)  # 2n grid units: each of the n roundings is <= 0.5 unit, T doubles it
-    count = np.zeros(flat.shape[0], dtype=np.int64)
-    rows_per_chunk = max(64, chunk_bytes // (8 * max(n, 1)))
+    count, p, se, nrep = _sign_flip_counts(
+        np.ascontiguousarray(q.T),
+        lambda sums: sums,
+        total,
+        n=n,
+        exact=exact,
+        permutations=permutations,
+        seed=seed,
+        alternative=alternative,
+        tol=tol,
+        chunk_bytes=chunk_bytes,
+    )
+    return RandomizationResult(
+        statistic=flat.mean(axis=1).reshape(lead),
+        p_value=p.reshape(lead),
+        mc_se=se.reshape(lead),
+        count=count.reshape(lead),
+        permutations=nrep,
+        exact=bool(exact),
+    )
 
+
+def _sign_flip_counts(
+    columns: FloatArray,
+    to_tests: Callable[[FloatArray], FloatArray],
+    total: FloatArray,
+    *,
+    n: int,
+    exact: bool,
+    permutations: int,
+    seed: SeedLike,
+    alternative: Alternative,
+    tol: float,
+    chunk_bytes: int,
+) -> tuple[npt.NDArray[np.int64], FloatArray, FloatArray, int]:
+    """Count sign assignments at least as extreme as the observed one, chunk by chunk.
+
+    ``columns`` is ``(n, C)`` integer-valued; ``to_tests`` maps the ``(rows, C)`` products
+    ``bits @ columns`` to the ``(rows, P)`` sums ``sum_i b_i d_i`` of the P tests, whose
+    observed totals ``sum_i d_i`` are ``total``. Returns (count, p, mc_se, replicates).
+    """
+    count = np.zeros(total.shape[0], dtype=np.int64)
+    rows_per_chunk = max(64, chunk_bytes // (8 * max(n, 1)))
     if exact:
         nperm = 2**n
         shifts = np.arange(n, dtype=np.int64)
         for start in range(0, nperm, rows_per_chunk):  # loop over chunks only
             ids = np.arange(start, min(nperm, start + rows_per_chunk), dtype=np.int64)
             bits = ((ids[:, None] >> shifts[None, :]) & 1).astype(np.float64)
-            count += _count_extreme(bits @ qt, total, obs, alternative, tol)
-        p = count / nperm
-        se = np.zeros_like(p)
-        nrep = nperm
-    else:
-        rng = as_generator(seed)
-        rows_per_chunk = min(permutations, max(64, (rows_per_chunk // 64) * 64))
-        buf = np.empty((rows_per_chunk, n), dtype=np.float64)
-        for start in range(0, permutations, rows_per_chunk):  # loop over chunks only
-            rows = min(rows_per_chunk, permutations - start)
-            bits = random_signs(rng, rows, n, out=buf)
-            count += _count_extreme(bits @ qt, total, obs, alternative, tol)
-        p = (count + 1.0) / (permutations + 1.0)
-        se = np.sqrt(p * (1.0 - p) / permutations)
-        nrep = permutations
+            count += _count_extreme(to_tests(bits @ columns), total, total, alternative, tol)
+        p: FloatArray = count / nperm
+        return count, p, np.zeros_like(p), nperm
+    rng = as_generator(seed)
+    rows_per_chunk = min(permutations, max(64, (rows_per_chunk // 64) * 64))
+    buf = np.empty((rows_per_chunk, n), dtype=np.float64)
+    for start in range(0, permutations, rows_per_chunk):  # loop over chunks only
+        rows = min(rows_per_chunk, permutations - start)
+        bits = random_signs(rng, rows, n, out=buf)
+        count += _count_extreme(to_tests(bits @ columns), total, total, alternative, tol)
+    p = np.divide(count + 1.0, permutations + 1.0, dtype=np.float64)
+    return count, p, np.sqrt(p * (1.0 - p) / permutations), permutations
+
+
+def randomization_test_pairs(
+    values: npt.ArrayLike,
+    pairs: Sequence[tuple[int, int]],
+    *,
+    permutations: int = 10_000,
+    seed: SeedLike = 0,
+    exact: bool | None = None,
+    alternative: Alternative = "two-sided",
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+) -> RandomizationResult:
+    """:func:`randomization_test` of ``values[t] - values[b]`` for every pair ``(t, b)``.
+
+    ``values`` has shape ``(S, M, n)`` (systems x measures x queries); the result arrays have
+    shape ``(len(pairs), M)``. Because a sign-flip sum is linear, ``sum_i b_i (x_i - y_i) =
+    sum_i b_i x_i - sum_i b_i y_i``: one product of the sign matrix with the ``S * M`` system
+    columns serves all pairs, instead of one column per pair and measure (45 pairs of 10
+    systems: 4.5x fewer multiply-adds). Each measure's values share one power-of-two grid
+    (:func:`exact_integer_grid` with weight 2), so pair sums stay exact integers; the sign
+    stream is the one :func:`randomization_test` draws, so the same seed gives the same
+    p-values as testing the differences directly, up to statistics within ``4n`` grid units
+    (about ``1e-12`` relative) of the observed one.
+    """
+    alternative = check_alternative(alternative)
+    v = check_differences(values, name="values")
+    if v.ndim != 3:
+        raise StatsError(f"values must have shape (systems, measures, queries), got {v.shape}")
+    s, m, n = v.shape
+    if permutations < 1:
+        raise StatsError(f"permutations must be >= 1, got {permutations}")
+    if not pairs:
+        raise StatsError("need at least one (treatment, baseline) pair")
+    ti = np.array([p[0] for p in pairs], dtype=np.int64)
+    bi = np.array([p[1] for p in pairs], dtype=np.int64)
+    if ti.min() < 0 or bi.min() < 0 or max(ti.max(), bi.max()) >= s:
+        raise StatsError(f"pair indices must lie in [0, {s}), got {list(pairs)}")
+    if exact is None:
+        exact = n <= 62 and 2**n <= permutations
+    if exact and n > EXACT_MAX_N:
+        raise StatsError(f"exact enumeration needs n <= {EXACT_MAX_N} queries, got {n}")
+    # One grid per measure across systems: (M, S, n) so the grid is chosen over (S, n).
+    per_measure = np.moveaxis(v, 1, 0).reshape(m, s * n)
+    q = exact_integer_grid(per_measure, max_weight=2)[0].reshape(m, s, n)
+    columns = np.ascontiguousarray(q.reshape(m * s, n).T)  # (n, M*S), column m * S + system
+    tcols = (np.arange(m)[None, :] * s + ti[:, None]).ravel()  # test k*M + j -> columns
+    bcols = (np.arange(m)[None, :] * s + bi[:, None]).ravel()
+    sys_total = columns.sum(axis=0)
+    total = sys_total[tcols] - sys_total[bcols]  # exact: integers below 2**53
+    count, p, se, nrep = _sign_flip_counts(
+        columns,
+        lambda sums: sums[:, tcols] - sums[:, bcols],
+        total,
+        n=n,
+        exact=exact,
+        permutations=permutations,
+        seed=seed,
+        alternative=alternative,
+        tol=float(4 * n),  # each difference holds two roundings of <= 0.5 unit
+        chunk_bytes=chunk_bytes,
+    )
+    shape = (len(pairs), m)
     return RandomizationResult(
-        statistic=flat.mean(axis=1).reshape(lead),
-        p_value=p.reshape(lead),
-        mc_se=se.reshape(lead),
-        count=count.reshape(lead),
+        statistic=(v[ti] - v[bi]).mean(axis=-1),
+        p_value=p.reshape(shape),
+        mc_se=se.reshape(shape),
+        count=count.reshape(shape),
         permutations=nrep,
         exact=bool(exact),
     )
