@@ -16,6 +16,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -352,6 +353,32 @@ def test_msmarco_collection_import_survives_ir_datasets(
         "text": 'passage 999 with a "quote"',
         "title": None,
     }
+
+
+def test_docs_cache_is_a_mapped_arrow_file(empty_env: Path, tmp_path: Path) -> None:
+    collection = tmp_path / "collection.tsv"
+    collection.write_text("".join(f"{i}\tpassage {i}\n" for i in range(300)))
+    import_files("msmarco-passage/dev/small", [f"docs={collection}"])
+    ds = load_dataset("msmarco-passage/dev/small")
+    docs = ds.docs()
+    (entry,) = ds.cache_path().glob("docs.*")
+    assert entry.suffix == ".arrow"
+    with pa.ipc.open_file(pa.memory_map(str(entry))) as reader:  # an Arrow IPC file
+        assert reader.count_rows() == 300
+    assert docs.schema.metadata is None  # the fingerprint stays in the file
+    batches = list(load_dataset("msmarco-passage/dev/small").docs_batches(batch_size=64))
+    assert [b.num_rows for b in batches] == [64, 64, 64, 64, 44]
+    assert pa.Table.from_batches(batches).equals(docs)
+    assert docs.column("doc_id").to_pylist()[::299] == ["0", "299"]
+    expected = docs.to_pydict()
+    # Truncating a file in place under a live mapping is what mmap cannot survive (SIGBUS);
+    # irbench itself only ever replaces entries by rename. Drop the mapped tables first.
+    del docs, batches
+    entry.write_bytes(entry.read_bytes()[:200])  # truncated: no IPC footer
+    again = load_dataset("msmarco-passage/dev/small")
+    with pytest.warns(IrbenchWarning, match="corrupt"):
+        assert again.docs().to_pydict() == expected
+    assert again.events[-1].startswith("docs: built 300 rows")
 
 
 def test_cli_info_json_and_export(env: Path, tmp_path: Path) -> None:

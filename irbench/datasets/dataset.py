@@ -87,8 +87,10 @@ class Dataset:
         return self._table("qrels")
 
     def docs(self) -> pa.Table:
-        """The whole corpus in one table; prefer :meth:`docs_batches` for large corpora."""
-        return pa.Table.from_batches(list(self.docs_batches()), schema=formats.DOCS_SCHEMA)
+        """The whole corpus in one table, memory-mapped from the cache (pages load on use)."""
+        if self.spec.backend == "embedded":
+            return self._embedded_table("docs")
+        return self._entry("docs").read()  # memory-mapped: no decoding, no copy
 
     def docs_batches(self, batch_size: int = 65536) -> Iterator[pa.RecordBatch]:
         """Stream the corpus (``doc_id``, ``text``, ``title``) from the cache, building it once."""
