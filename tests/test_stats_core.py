@@ -114,6 +114,33 @@ def test_bootstrap_intervals() -> None:
     assert (r.p_value < 0.05).all()
 
 
+def test_t_power_equals_scipy_stats_nct() -> None:
+    for n, dz in [(43, 0.3), (93, 0.05), (6980, 0.04), (5, 2.0)]:
+        tc = stats.t.ppf(0.975, n - 1)
+        nc = dz * np.sqrt(n)
+        ref = stats.nct.sf(tc, n - 1, nc) + stats.nct.cdf(-tc, n - 1, nc)
+        assert st.t_power(dz, n) == pytest.approx(ref, rel=1e-12, abs=1e-15)
+
+
+def test_t_test_compare_imports_neither_scipy_stats_nor_optimize() -> None:
+    """scipy.stats costs tens of seconds to import on a loaded machine; the default path
+    (t-test, t interval, MDE) needs only scipy.special."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from irbench.stats import compare_aligned, Aligned\n"
+        "v = np.random.default_rng(0).random((3, 2, 30))\n"
+        "q = [str(i) for i in range(30)]\n"
+        "df = compare_aligned(Aligned(v, ['a', 'b', 'c'], ['m', 'n'], q, 'intersection', 0, 0))\n"
+        "assert df['mde'].notna().all()\n"
+        "print(sorted(m for m in ('scipy.stats', 'scipy.optimize') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_effects_against_statsmodels() -> None:
     power = pytest.importorskip("statsmodels.stats.power")
     ref = power.TTestPower().solve_power(nobs=43, alpha=0.05, power=0.8)
