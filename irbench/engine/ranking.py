@@ -13,6 +13,7 @@ one ``lexsort``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -20,10 +21,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from irbench._arrow import from_numpy, single_chunk, to_numpy
-from irbench.engine.fingerprint import StringKeys, pair_keys, string_keys
+from irbench.engine.fingerprint import pair_keys, string_keys
 from irbench.engine.qrels import NONPOOL, UNJUDGED, BoundQrels
 from irbench.engine.segments import BoolArray, IntArray, positions_in_segment
 from irbench.errors import DuplicateEntryError, InputFormatError
+
+
+class OrderKeys(NamedTuple):
+    """The ``prefix`` and ``length`` of :class:`~irbench.engine.fingerprint.StringKeys`: what
+    the tie fix needs (the fingerprint is only needed once, for the pair keys)."""
+
+    prefix: npt.NDArray[np.uint64]
+    length: IntArray
+
+    def take(self, idx: IntArray) -> OrderKeys:
+        """The keys of the strings at ``idx``."""
+        return OrderKeys(self.prefix[idx], self.length[idx])
 
 
 @dataclass
@@ -99,7 +112,7 @@ def _query_positions(qcol: pa.Array, qrels: BoundQrels) -> tuple[IntArray, int]:
 
 
 def _fix_ties(
-    qpos: IntArray, score: np.ndarray, keys: StringKeys, docs: pa.Array, rows: IntArray
+    qpos: IntArray, score: np.ndarray, keys: OrderKeys, docs: pa.Array, rows: IntArray
 ) -> IntArray | None:
     """Permutation putting tied (query, score) rows in document-id descending order, or None.
 
@@ -254,14 +267,21 @@ def rank_run(
     present = np.bincount(qpos, minlength=qrels.num_queries) > 0
     pair = pair_keys(qpos, keys.hash)  # one key per (query, document)
     _check_duplicates(qpos, pair, docs, rows, source)
+    order_keys = OrderKeys(keys.prefix, keys.length)
+    del keys
 
-    order = _order(qpos, scores)
+    order = _order(qpos, scores)  # permutations of the arrays above, composed into `moved`
+    moved = order
     if order is not None:
-        qpos, scores, rows, pair = qpos[order], scores[order], rows[order], pair[order]
-        keys = keys.take(order)
-    fix = _fix_ties(qpos, scores, keys, docs, rows)
+        qpos, scores, rows = qpos[order], scores[order], rows[order]
+        order_keys = order_keys.take(order)
+    fix = _fix_ties(qpos, scores, order_keys, docs, rows)
+    del order_keys
     if fix is not None:  # qpos and scores are unchanged by a tie fix
-        rows, pair = rows[fix], pair[fix]
+        rows = rows[fix]
+        moved = fix if moved is None else moved[fix]
+    if moved is not None:
+        pair = pair[moved]
 
     rank = positions_in_segment(qpos, qrels.num_queries) + 1
     if max_results is not None:
