@@ -56,6 +56,15 @@ class StringKeys(NamedTuple):
         return StringKeys(self.hash[idx], self.prefix[idx], self.length[idx])
 
 
+def _words_at_every_byte(data: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
+    """View of ``data`` whose item ``i`` is the little-endian 8-byte word at byte ``i``.
+
+    An unaligned, overlapping view (stride 1 byte, no copy): gathering it at the string
+    offsets reads each string's next eight bytes in one 1-D ``take``.
+    """
+    return np.ndarray((max(data.size - 7, 0),), dtype="<u8", buffer=data, strides=(1,))
+
+
 def string_keys(arr: pa.Array | pa.ChunkedArray) -> StringKeys:
     """Fingerprints and order prefixes of every string in ``arr`` (a few numpy passes)."""
     arr = single_chunk(arr)
@@ -66,12 +75,12 @@ def string_keys(arr: pa.Array | pa.ChunkedArray) -> StringKeys:
     if len(arr) == 0:
         return StringKeys(h, h.copy(), lengths)
     padded = np.concatenate([data, np.zeros(8, dtype=np.uint8)])
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 8)
+    words = _words_at_every_byte(padded)
     max_len = int(lengths.max())
     prefix = np.zeros(len(arr), dtype=np.uint64)
     for w in range(0, max(max_len, 1), 8):
-        pos = np.minimum(starts + w, padded.size - 8)
-        word = np.ascontiguousarray(windows[pos]).view(np.uint64).ravel()
+        pos = np.minimum(starts + w, words.size - 1)
+        word = words[pos]
         keep = np.clip(lengths - w, 0, 8).astype(np.uint64)
         # mask the bytes past the end of each string (little-endian words)
         mask = np.where(

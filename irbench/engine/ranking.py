@@ -13,16 +13,30 @@ one ``lexsort``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from irbench._arrow import from_numpy, single_chunk, to_numpy
-from irbench.engine.fingerprint import StringKeys, pair_keys, string_keys
+from irbench.engine.fingerprint import pair_keys, string_keys
 from irbench.engine.qrels import NONPOOL, UNJUDGED, BoundQrels
 from irbench.engine.segments import BoolArray, IntArray, positions_in_segment
 from irbench.errors import DuplicateEntryError, InputFormatError
+
+
+class OrderKeys(NamedTuple):
+    """The ``prefix`` and ``length`` of :class:`~irbench.engine.fingerprint.StringKeys`: what
+    the tie fix needs (the fingerprint is only needed once, for the pair keys)."""
+
+    prefix: npt.NDArray[np.uint64]
+    length: IntArray
+
+    def take(self, idx: IntArray) -> OrderKeys:
+        """The keys of the strings at ``idx``."""
+        return OrderKeys(self.prefix[idx], self.length[idx])
 
 
 @dataclass
@@ -56,10 +70,25 @@ def _order(qpos: IntArray, score: np.ndarray) -> IntArray | None:
     # qpos alone keeps the within-group order (timsort is linear on such runs).
     boundaries = q_step != 0
     if not ((~boundaries) & (s_step > 0)).any():
-        seg_q = qpos[np.r_[True, boundaries]]
+        heads = np.flatnonzero(np.r_[True, boundaries])
+        seg_q = qpos[heads]
         if np.unique(seg_q).size == seg_q.size:
-            return np.argsort(qpos, kind="stable")
+            return _segment_permutation(heads, seg_q, n)
     return np.lexsort((-score, qpos))
+
+
+def _segment_permutation(heads: IntArray, seg_q: IntArray, n: int) -> IntArray:
+    """Permutation listing whole segments by ``seg_q`` ascending, each segment kept intact.
+
+    ``heads`` are the first rows of the segments (ascending, ``heads[0] == 0``) and ``seg_q``
+    their distinct keys. Only the segments are sorted; rows are placed by one ``repeat``, so
+    the cost is linear in ``n`` (a stable argsort of all rows was the dearest step here).
+    """
+    lengths = np.diff(np.append(heads, n))
+    by_q = np.argsort(seg_q)
+    new_heads, new_lengths = heads[by_q], lengths[by_q]
+    out_starts = np.cumsum(new_lengths) - new_lengths
+    return np.arange(n, dtype=np.int64) + np.repeat(new_heads - out_starts, new_lengths)
 
 
 def _query_positions(qcol: pa.Array, qrels: BoundQrels) -> tuple[IntArray, int]:
@@ -83,7 +112,7 @@ def _query_positions(qcol: pa.Array, qrels: BoundQrels) -> tuple[IntArray, int]:
 
 
 def _fix_ties(
-    qpos: IntArray, score: np.ndarray, keys: StringKeys, docs: pa.Array, rows: IntArray
+    qpos: IntArray, score: np.ndarray, keys: OrderKeys, docs: pa.Array, rows: IntArray
 ) -> IntArray | None:
     """Permutation putting tied (query, score) rows in document-id descending order, or None.
 
@@ -105,7 +134,7 @@ def _fix_ties(
     in_tie[pairs + 1] = True
     members = np.flatnonzero(in_tie)
     group = np.cumsum(np.r_[True, ~tie[members[:-1]] | (members[1:] != members[:-1] + 1)])
-    idx = np.lexsort((~keys.prefix[members], group))  # group ascending, then prefix descending
+    idx = _order_within_groups(group, keys.prefix[members])
     g, p = group[idx], keys.prefix[members][idx]
     unsure = (g[1:] == g[:-1]) & (p[1:] == p[:-1])  # same 8-byte prefix: compare the strings
     if unsure.any():
@@ -121,6 +150,66 @@ def _fix_ties(
     perm = np.arange(qpos.size, dtype=np.int64)
     perm[members] = members[idx]
     return perm
+
+
+def _bit_runs(mask: int) -> list[tuple[int, int]]:
+    """``(lowest bit, length)`` of each run of consecutive set bits of ``mask``, low to high."""
+    runs, bit = [], 0
+    while mask >> bit:
+        if not (mask >> bit) & 1:
+            bit += 1
+            continue
+        length = 0
+        while (mask >> (bit + length)) & 1:
+            length += 1
+        runs.append((bit, length))
+        bit += length
+    return runs
+
+
+def _compact_bits(values: npt.NDArray[np.uint64], mask: int) -> npt.NDArray[np.uint64]:
+    """Gather the bits of ``values`` selected by ``mask`` into the low bits (like BMI2 ``pext``).
+
+    When ``mask`` covers every bit in which the values differ, the result orders the values
+    exactly as the values themselves (the dropped bits are equal in all of them).
+    """
+    out = np.zeros(values.size, dtype=np.uint64)
+    width = 0
+    for low, length in _bit_runs(mask):
+        part = (values >> np.uint64(low)) & np.uint64((1 << length) - 1)
+        if width:
+            part <<= np.uint64(width)
+        out |= part
+        width += length
+    return out
+
+
+def _order_within_groups(group: IntArray, prefix: npt.NDArray[np.uint64]) -> IntArray:
+    """Permutation sorting by ``group`` ascending, then ``prefix`` descending.
+
+    ``group`` is non-decreasing (1, 2, ...). When the group number, the bits in which the
+    prefixes differ and the position inside the group fit in 64 bits together, one ``np.sort``
+    of a packed key does it (no ``argsort``: the position is in the key); otherwise a
+    ``lexsort``. Rows with equal prefixes in a group may come in either order.
+    """
+    n = group.size
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    sizes = np.diff(np.append(starts, n))
+    varying = int(np.bitwise_or.reduce(prefix ^ prefix[0]))
+    g_bits = int(group[-1]).bit_length()
+    p_bits = varying.bit_count()
+    w_bits = max(int(sizes.max()) - 1, 1).bit_length()
+    if g_bits + p_bits + w_bits > 64:
+        return np.lexsort((~prefix, group))
+    within = np.arange(n, dtype=np.int64) - np.repeat(starts, sizes)
+    key = _compact_bits(~prefix, varying)
+    key <<= np.uint64(w_bits)
+    key |= within.astype(np.uint64)
+    key |= group.astype(np.uint64) << np.uint64(p_bits + w_bits)
+    key.sort()
+    g = (key >> np.uint64(p_bits + w_bits)).astype(np.int64)
+    w = (key & np.uint64((1 << w_bits) - 1)).astype(np.int64)
+    return starts[g - 1] + w
 
 
 def _check_duplicates(
@@ -178,14 +267,21 @@ def rank_run(
     present = np.bincount(qpos, minlength=qrels.num_queries) > 0
     pair = pair_keys(qpos, keys.hash)  # one key per (query, document)
     _check_duplicates(qpos, pair, docs, rows, source)
+    order_keys = OrderKeys(keys.prefix, keys.length)
+    del keys
 
-    order = _order(qpos, scores)
+    order = _order(qpos, scores)  # permutations of the arrays above, composed into `moved`
+    moved = order
     if order is not None:
-        qpos, scores, rows, pair = qpos[order], scores[order], rows[order], pair[order]
-        keys = keys.take(order)
-    fix = _fix_ties(qpos, scores, keys, docs, rows)
+        qpos, scores, rows = qpos[order], scores[order], rows[order]
+        order_keys = order_keys.take(order)
+    fix = _fix_ties(qpos, scores, order_keys, docs, rows)
+    del order_keys
     if fix is not None:  # qpos and scores are unchanged by a tie fix
-        rows, pair = rows[fix], pair[fix]
+        rows = rows[fix]
+        moved = fix if moved is None else moved[fix]
+    if moved is not None:
+        pair = pair[moved]
 
     rank = positions_in_segment(qpos, qrels.num_queries) + 1
     if max_results is not None:
