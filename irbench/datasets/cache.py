@@ -138,11 +138,10 @@ class CacheEntry:
             yield from pq.ParquetFile(self.path).iter_batches(batch_size=batch_size)
             return
         reader = self._open_mapped()
-        schema = reader.schema.remove_metadata()
         for i in range(reader.num_record_batches):
-            batch = reader.get_batch(i)
+            batch = reader.get_batch(i).replace_schema_metadata(None)  # as read() does
             for start in range(0, batch.num_rows, batch_size):  # zero-copy slices
-                yield batch.slice(start, batch_size).cast(schema)
+                yield batch.slice(start, batch_size)
 
     def write(self, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> int:
         """Write *batches* atomically; drop stale entries of this part; return the row count."""

@@ -159,59 +159,49 @@ def randomization_test(
     alternative = check_alternative(alternative)
     arr = check_differences(d) - delta0
     n = arr.shape[-1]
-    lead = arr.shape[:-1]
     flat = arr.reshape(-1, n)
+    q = exact_integer_scale(flat)  # (P, n), integer-valued, exact sums
+    return _sign_flip_test(
+        np.ascontiguousarray(q.T),
+        lambda sums: sums,
+        q.sum(axis=1),  # exact
+        statistic=flat.mean(axis=1).reshape(arr.shape[:-1]),
+        exact=exact,
+        permutations=permutations,
+        seed=seed,
+        alternative=alternative,
+        tol=float(2 * n),  # 2n grid units: each of the n roundings is <= 0.5 unit, T doubles it
+        chunk_bytes=chunk_bytes,
+    )
+
+
+def _sign_flip_test(
+    columns: FloatArray,
+    to_tests: Callable[[FloatArray], FloatArray],
+    total: FloatArray,
+    *,
+    statistic: FloatArray,
+    exact: bool | None,
+    permutations: int,
+    seed: SeedLike,
+    alternative: Alternative,
+    tol: float,
+    chunk_bytes: int,
+) -> RandomizationResult:
+    """Count sign assignments at least as extreme as the observed one, chunk by chunk.
+
+    ``columns`` is ``(n, C)`` integer-valued; ``to_tests`` maps the ``(rows, C)`` products
+    ``bits @ columns`` to the ``(rows, P)`` sums ``sum_i b_i d_i`` of the P tests, whose
+    observed totals ``sum_i d_i`` are ``total``. The result arrays take ``statistic``'s shape
+    (``P`` elements).
+    """
+    n = columns.shape[0]
     if permutations < 1:
         raise StatsError(f"permutations must be >= 1, got {permutations}")
     if exact is None:
         exact = n <= 62 and 2**n <= permutations
     if exact and n > EXACT_MAX_N:
         raise StatsError(f"exact enumeration needs n <= {EXACT_MAX_N} queries, got {n}")
-
-    q = exact_integer_scale(flat)  # (P, n), integer-valued, exact sums
-    total = q.sum(axis=1)  # exact
-    tol = float(2 * n)  # 2n grid units: each of the n roundings is <= 0.5 unit, T doubles it
-    count, p, se, nrep = _sign_flip_counts(
-        np.ascontiguousarray(q.T),
-        lambda sums: sums,
-        total,
-        n=n,
-        exact=exact,
-        permutations=permutations,
-        seed=seed,
-        alternative=alternative,
-        tol=tol,
-        chunk_bytes=chunk_bytes,
-    )
-    return RandomizationResult(
-        statistic=flat.mean(axis=1).reshape(lead),
-        p_value=p.reshape(lead),
-        mc_se=se.reshape(lead),
-        count=count.reshape(lead),
-        permutations=nrep,
-        exact=bool(exact),
-    )
-
-
-def _sign_flip_counts(
-    columns: FloatArray,
-    to_tests: Callable[[FloatArray], FloatArray],
-    total: FloatArray,
-    *,
-    n: int,
-    exact: bool,
-    permutations: int,
-    seed: SeedLike,
-    alternative: Alternative,
-    tol: float,
-    chunk_bytes: int,
-) -> tuple[npt.NDArray[np.int64], FloatArray, FloatArray, int]:
-    """Count sign assignments at least as extreme as the observed one, chunk by chunk.
-
-    ``columns`` is ``(n, C)`` integer-valued; ``to_tests`` maps the ``(rows, C)`` products
-    ``bits @ columns`` to the ``(rows, P)`` sums ``sum_i b_i d_i`` of the P tests, whose
-    observed totals ``sum_i d_i`` are ``total``. Returns (count, p, mc_se, replicates).
-    """
     count = np.zeros(total.shape[0], dtype=np.int64)
     rows_per_chunk = max(64, chunk_bytes // (8 * max(n, 1)))
     if exact:
@@ -222,16 +212,28 @@ def _sign_flip_counts(
             bits = ((ids[:, None] >> shifts[None, :]) & 1).astype(np.float64)
             count += _count_extreme(to_tests(bits @ columns), total, total, alternative, tol)
         p: FloatArray = count / nperm
-        return count, p, np.zeros_like(p), nperm
-    rng = as_generator(seed)
-    rows_per_chunk = min(permutations, max(64, (rows_per_chunk // 64) * 64))
-    buf = np.empty((rows_per_chunk, n), dtype=np.float64)
-    for start in range(0, permutations, rows_per_chunk):  # loop over chunks only
-        rows = min(rows_per_chunk, permutations - start)
-        bits = random_signs(rng, rows, n, out=buf)
-        count += _count_extreme(to_tests(bits @ columns), total, total, alternative, tol)
-    p = np.divide(count + 1.0, permutations + 1.0, dtype=np.float64)
-    return count, p, np.sqrt(p * (1.0 - p) / permutations), permutations
+        se = np.zeros_like(p)
+        nrep = nperm
+    else:
+        rng = as_generator(seed)
+        rows_per_chunk = min(permutations, max(64, (rows_per_chunk // 64) * 64))
+        buf = np.empty((rows_per_chunk, n), dtype=np.float64)
+        for start in range(0, permutations, rows_per_chunk):  # loop over chunks only
+            rows = min(rows_per_chunk, permutations - start)
+            bits = random_signs(rng, rows, n, out=buf)
+            count += _count_extreme(to_tests(bits @ columns), total, total, alternative, tol)
+        p = np.divide(count + 1.0, permutations + 1.0, dtype=np.float64)
+        se = np.sqrt(p * (1.0 - p) / permutations)
+        nrep = permutations
+    shape = statistic.shape
+    return RandomizationResult(
+        statistic=statistic,
+        p_value=p.reshape(shape),
+        mc_se=se.reshape(shape),
+        count=count.reshape(shape),
+        permutations=nrep,
+        exact=bool(exact),
+    )
 
 
 def randomization_test_pairs(
@@ -261,44 +263,29 @@ def randomization_test_pairs(
     if v.ndim != 3:
         raise StatsError(f"values must have shape (systems, measures, queries), got {v.shape}")
     s, m, n = v.shape
-    if permutations < 1:
-        raise StatsError(f"permutations must be >= 1, got {permutations}")
     if not pairs:
         raise StatsError("need at least one (treatment, baseline) pair")
     ti = np.array([p[0] for p in pairs], dtype=np.int64)
     bi = np.array([p[1] for p in pairs], dtype=np.int64)
     if ti.min() < 0 or bi.min() < 0 or max(ti.max(), bi.max()) >= s:
         raise StatsError(f"pair indices must lie in [0, {s}), got {list(pairs)}")
-    if exact is None:
-        exact = n <= 62 and 2**n <= permutations
-    if exact and n > EXACT_MAX_N:
-        raise StatsError(f"exact enumeration needs n <= {EXACT_MAX_N} queries, got {n}")
-    # One grid per measure across systems: (M, S, n) so the grid is chosen over (S, n).
+    # One grid per measure, shared by all systems. The grid's bound is taken over S * n values
+    # (headroom of a factor S beyond the 2n the pair sums need; still ~1e-12 relative).
     per_measure = np.moveaxis(v, 1, 0).reshape(m, s * n)
-    q = exact_integer_grid(per_measure, max_weight=2)[0].reshape(m, s, n)
+    q = exact_integer_grid(per_measure, max_weight=2)[0]
     columns = np.ascontiguousarray(q.reshape(m * s, n).T)  # (n, M*S), column m * S + system
     tcols = (np.arange(m)[None, :] * s + ti[:, None]).ravel()  # test k*M + j -> columns
     bcols = (np.arange(m)[None, :] * s + bi[:, None]).ravel()
     sys_total = columns.sum(axis=0)
-    total = sys_total[tcols] - sys_total[bcols]  # exact: integers below 2**53
-    count, p, se, nrep = _sign_flip_counts(
+    return _sign_flip_test(
         columns,
         lambda sums: sums[:, tcols] - sums[:, bcols],
-        total,
-        n=n,
+        sys_total[tcols] - sys_total[bcols],  # exact: integers below 2**53
+        statistic=(v[ti] - v[bi]).mean(axis=-1),
         exact=exact,
         permutations=permutations,
         seed=seed,
         alternative=alternative,
         tol=float(4 * n),  # each difference holds two roundings of <= 0.5 unit
         chunk_bytes=chunk_bytes,
-    )
-    shape = (len(pairs), m)
-    return RandomizationResult(
-        statistic=(v[ti] - v[bi]).mean(axis=-1),
-        p_value=p.reshape(shape),
-        mc_se=se.reshape(shape),
-        count=count.reshape(shape),
-        permutations=nrep,
-        exact=bool(exact),
     )
