@@ -30,7 +30,7 @@ from irbench.measures.spec import Measure, parse_measures
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Evaluator", "RunScores", "evaluate", "resolve_measures"]
+__all__ = ["Evaluator", "PartialScores", "RunScores", "evaluate", "resolve_measures"]
 
 
 def resolve_measures(measures: Any, rel_level: int = 1) -> list[Measure]:
@@ -73,6 +73,37 @@ class RunScores:
         if kind == "gmean":
             return float(np.exp(v.mean()))
         return float(v.mean())
+
+
+@dataclass
+class PartialScores:
+    """Values of part of a run, one entry per qrels query (``BoundQrels.query_ids`` order).
+
+    ``present[i]`` says whether query i has rows in this part; where it does not,
+    ``values[m][i]`` is the value of an empty ranking (what ``-c`` scores a missing query).
+    """
+
+    present: np.ndarray
+    values: dict[Measure, np.ndarray]
+    num_run_queries_not_in_qrels: int = 0
+
+    def merge(self, other: PartialScores, *, what: str = "part") -> PartialScores:
+        """This part and a disjoint ``other`` part as one; a query in both is an error naming
+        the query position (a query must never straddle two shards or chunks)."""
+        both = self.present & other.present
+        if both.any():
+            raise IrbenchError(
+                f"query position {int(np.flatnonzero(both)[0])} occurs in two {what}s: a run "
+                "must be split by query"
+            )
+        take = other.present
+        return PartialScores(
+            present=self.present | take,
+            values={m: np.where(take, other.values[m], v) for m, v in self.values.items()},
+            num_run_queries_not_in_qrels=(
+                self.num_run_queries_not_in_qrels + other.num_run_queries_not_in_qrels
+            ),
+        )
 
 
 def _run_name(table: pa.Table, fallback: str) -> str:
@@ -140,28 +171,44 @@ class Evaluator:
 
         source = str(run) if isinstance(run, str) or hasattr(run, "__fspath__") else "run"
         table = read_run(run, name=name)
-        run_name = name or _run_name(table, source)
         try:
-            ranking = rank_run(
-                table,
-                self.qrels,
-                max_results=self.max_results,
-                judged_only=self.judged_only,
-                source=source,
-            )
+            part = self.score_part(table, source=source)
         except DuplicateEntryError as exc:
             raise _locate_duplicate(exc, run, self.qrels) from None
+        return self.finish(part, name or _run_name(table, source))
+
+    def score_part(self, table: pa.Table, *, source: str = "run") -> PartialScores:
+        """Per-query values of a run table that may hold only some of the run's queries.
+
+        A query's values depend on its own rows only, so a run split by query into parts (shards
+        on a cluster, chunks of a stream) and scored part by part, then merged with
+        :meth:`PartialScores.merge` and :meth:`finish`, gives bit-identical numbers.
+        """
+        ranking = rank_run(
+            table,
+            self.qrels,
+            max_results=self.max_results,
+            judged_only=self.judged_only,
+            source=source,
+        )
         ctx = Context(ranking, self.qrels, compat=self.compat)
-        keep = np.ones(self.qrels.num_queries, dtype=bool) if self.complete else ranking.present
-        missing = int((~ranking.present).sum())
-        idx = np.flatnonzero(keep)
-        values = {m: KERNELS[m.name](ctx, m)[idx] for m in self.measures}
-        scores = RunScores(
-            run=run_name,
-            query_ids=pc.take(self.qrels.query_ids, from_numpy(idx)),
-            values=values,
-            num_qrels_queries_missing=missing,
+        return PartialScores(
+            present=ranking.present,
+            values={m: KERNELS[m.name](ctx, m) for m in self.measures},
             num_run_queries_not_in_qrels=ranking.num_queries_not_in_qrels,
+        )
+
+    def finish(self, part: PartialScores, run: str) -> RunScores:
+        """The :class:`RunScores` of a whole run from its (merged) :class:`PartialScores`:
+        queries kept by the -c policy, means, and the query-set warnings."""
+        keep = np.ones(self.qrels.num_queries, dtype=bool) if self.complete else part.present
+        idx = np.flatnonzero(keep)
+        scores = RunScores(
+            run=run,
+            query_ids=pc.take(self.qrels.query_ids, from_numpy(idx)),
+            values={m: part.values[m][idx] for m in self.measures},
+            num_qrels_queries_missing=int((~part.present).sum()),
+            num_run_queries_not_in_qrels=part.num_run_queries_not_in_qrels,
         )
         scores.aggregates = {m: scores.aggregate(m) for m in self.measures}
         _warn_query_sets(scores, self.complete)

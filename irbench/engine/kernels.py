@@ -303,14 +303,19 @@ def judged(ctx: Context, m: Measure) -> FloatArray:
 def err(ctx: Context, m: Measure) -> FloatArray:
     """ERR@k (Chapelle et al. 2009; gdeval.pl): cascade model with R = (2^g - 1) / 2^max_grade."""
     gmax = float(m["max_grade"])
-    g = np.clip(ctx.r.grade.astype(np.float64), 0.0, gmax)
+    g = np.clip(ctx.r.grade, 0, None).astype(np.float64)
+    g = np.minimum(g, gmax)
     stop = (np.exp2(g) - 1.0) / np.exp2(gmax)
-    log_cont = np.log1p(-np.minimum(stop, 1.0 - 1e-16))
-    before = np.cumsum(log_cont)
-    starts = first_in_segment(ctx.r.qpos)
-    base = np.zeros(ctx.nq)
-    base[ctx.r.qpos[starts]] = before[starts] - log_cont[starts]
-    reach = np.exp(before - log_cont - base[ctx.r.qpos])
+    # reach_i = prod_{j<i} (1 - R_j) = exp(sum_g n_g(i) log(1 - R_g)), where n_g(i) is the exact
+    # integer count of grade-g documents above rank i in the same query. A float cumsum over the
+    # whole run would make one query's value depend on the queries before it (and drift).
+    log_reach = np.zeros(g.size)
+    for grade in np.unique(g[g > 0]):
+        is_grade = g == grade
+        above = cumcount(is_grade, ctx.r.qpos, ctx.nq) - is_grade
+        stop_g = (np.exp2(grade) - 1.0) / np.exp2(gmax)
+        log_reach += above * np.log1p(-min(stop_g, 1.0 - 1e-16))
+    reach = np.exp(log_reach)
     contrib = stop * reach / ctx.r.rank
     cut = ctx.within(m.cutoff)
     if cut is not None:
