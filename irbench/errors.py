@@ -11,6 +11,7 @@ __all__ = [
     "ComparabilityError",
     "DatasetError",
     "DatasetFilesMissingError",
+    "DistributedError",
     "DuplicateEntryError",
     "InputFormatError",
     "IrbenchError",
@@ -108,3 +109,8 @@ class DatasetFilesMissingError(DatasetError, FileNotFoundError):
 
 class RankerError(IrbenchError, ValueError):
     """A ranker name, parameter, index or input run could not be used."""
+
+
+class DistributedError(IrbenchError, RuntimeError):
+    """The Dask engine is unavailable, cannot reach its scheduler, or a task (a run, a shard)
+    failed on the cluster. The message names the run or shard; no partial result is returned."""
