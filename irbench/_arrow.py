@@ -9,6 +9,7 @@ a null-free fixed-width Arrow array *is* a numpy array over the same memory.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -121,3 +122,15 @@ def _dtype_of(typ: pa.DataType) -> type:
         return _NUMPY_OF_ARROW[str(typ)]
     except KeyError:
         raise TypeError(f"no zero-copy numpy view of Arrow type {typ}") from None
+
+
+def read_parquet(source: Any) -> pa.Table:
+    """One Parquet file (path or file-like) as a table, through ``ParquetFile``.
+
+    ``pyarrow.parquet.read_table`` goes through ``pyarrow.dataset``, whose import pulls in
+    pandas: on this project's 2-core VM that import took 15-40 s, against 0.02 s for reading a
+    small file this way.
+    """
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(source).read()

@@ -45,13 +45,11 @@ def _vaswani(console: Any, output: Path, cache_dir: Path | None) -> None:
     from irbench.cli.compare_cmd import print_table
     from irbench.cli.eval_cmd import _print_table
     from irbench.cli.run_cmd import rich_progress
-    from irbench.engine import Evaluator
     from irbench.io import read_run
     from irbench.io.atomic import atomic_text_writer
     from irbench.rankers.runner import fuse_runs, run_ranker
     from irbench.report import render
     from irbench.report.leaderboard import DatasetSpec, build_leaderboard
-    from irbench.stats import compare
 
     console.print(
         "[bold]Vaswani[/] (11,429 physics abstracts, 93 queries, shipped with irbench): "
@@ -77,34 +75,39 @@ def _vaswani(console: Any, output: Path, cache_dir: Path | None) -> None:
         f"({time.perf_counter() - started:.1f} s)[/]"
     )
     names = list(paths)
-    runs = [read_run(paths[n]) for n in names]  # parsed once for the table, tests and board
-    ev = Evaluator("vaswani", VASWANI_MEASURES)
-    _print_table(
-        [ev.score(run, name=name) for run, name in zip(runs, names, strict=True)],
-        ev.measures,
-        per_query=False,
-    )
-    console.print("\n[bold]Against BM25[/]: paired t-test, Holm correction, 95% intervals")
-    print_table(
-        compare(
-            "vaswani",
-            runs,
-            VASWANI_MEASURES[:2],
-            names=names,
-            baseline="bm25",
-            test="t",
-            correction="holm",
-        )
-    )
+    runs = [read_run(paths[n]) for n in names]
+    # The leaderboard scores each run once; the table and the tests below reuse those scores.
     board = build_leaderboard(
         [DatasetSpec("vaswani", "vaswani", list(runs), names)],
         VASWANI_MEASURES,
         baseline="bm25",
     )
+    scores = [run.scores for run in board.datasets[0].runs]
+    _print_table(scores, board.datasets[0].measures, per_query=False)
+    console.print("\n[bold]Against BM25[/]: paired t-test, Holm correction, 95% intervals")
+    print_table(_compare(scores, board.datasets[0].measures[:2]))
     target = output / "leaderboard-vaswani.csv"
     with atomic_text_writer(target) as fh:
         fh.write(render.leaderboard_csv(board))
     console.print(f"[dim]leaderboard written to {target}[/]\n")
+
+
+def _compare(scores: list[Any], measures: list[Any]) -> Any:
+    """Paired t-tests of every run against ``bm25`` with Holm's correction, from the per-query
+    values already computed."""
+    import pyarrow as pa
+
+    from irbench.engine.evaluator import results_table
+    from irbench.stats import compare_per_query
+
+    per_query = pa.concat_tables([results_table(s, per_query=True) for s in scores])
+    return compare_per_query(
+        per_query,
+        baseline="bm25",
+        measures=[str(m) for m in measures],
+        test="t",
+        correction="holm",
+    )
 
 
 def _dl19(console: Any) -> None:
@@ -112,7 +115,6 @@ def _dl19(console: Any) -> None:
     from irbench.cli.eval_cmd import _print_table
     from irbench.engine import Evaluator
     from irbench.io import read_run
-    from irbench.stats import compare
 
     root = demo_dir()
     runs = sorted((root / "runs").glob("*.run.gz"))
@@ -123,22 +125,13 @@ def _dl19(console: Any) -> None:
     names = [path.name.removesuffix(".run.gz") for path in runs]
     tables = [read_run(path) for path in runs]  # parsed once for the table and the tests
     ev = Evaluator(root / "qrels.txt.gz", DEMO_MEASURES)
-    scores = [ev.score(run, name=name) for run, name in zip(tables, names, strict=True)]
+    scores = [ev.score_table(run, name=name) for run, name in zip(tables, names, strict=True)]
     _print_table(scores, ev.measures, per_query=False)
     console.print(
         "\n[bold]Against BM25[/]: paired t-test per query, Holm correction over all "
         "comparisons, 95% intervals"
     )
-    result = compare(
-        root / "qrels.txt.gz",
-        tables,
-        DEMO_MEASURES[:2],
-        names=names,
-        baseline="bm25",
-        test="t",
-        correction="holm",
-    )
-    print_table(result)
+    print_table(_compare(scores, ev.measures[:2]))
 
 
 def register(app: typer.Typer) -> None:

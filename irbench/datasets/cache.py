@@ -24,6 +24,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from irbench._arrow import read_parquet
 from irbench.errors import IrbenchWarning
 
 __all__ = ["CACHE_ENV", "CacheEntry", "cache_root", "fingerprint"]
@@ -122,12 +123,7 @@ class CacheEntry:
 
     def read(self) -> pa.Table:
         """The whole part as one table (memory-mapped, zero-copy, for ``docs``)."""
-        if self.mapped:
-            table = self._open_mapped().read_all()
-        else:
-            import pyarrow.parquet as pq
-
-            table = pq.read_table(self.path)
+        table = self._open_mapped().read_all() if self.mapped else read_parquet(self.path)
         return table.replace_schema_metadata(None)
 
     def iter_batches(self, batch_size: int = 65536) -> Iterator[pa.RecordBatch]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from irbench._arrow import read_parquet
 from irbench.datasets import formats
 from irbench.datasets.cache import CacheEntry, cache_root, fingerprint
 from irbench.datasets.irds import SourceFile
@@ -145,11 +146,9 @@ class Dataset:
         return self._irds
 
     def _embedded_table(self, part: str) -> pa.Table:
-        import pyarrow.parquet as pq
-
         path = embedded_dir(self.id) / f"{part}.parquet"
         self._note(f"{part}: read from the copy shipped with irbench ({path})")
-        return pq.read_table(path).replace_schema_metadata(None)
+        return read_parquet(path).replace_schema_metadata(None)
 
     def _table(self, part: str) -> pa.Table:
         if not self.has(part):

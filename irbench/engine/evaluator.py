@@ -169,12 +169,19 @@ class Evaluator:
         """Score one run (path, table, DataFrame, dict...) and return its per-query values."""
         from irbench.io import read_run
 
-        source = str(run) if isinstance(run, str) or hasattr(run, "__fspath__") else "run"
-        table = read_run(run, name=name)
+        return self.score_table(read_run(run, name=name), name=name, origin=run)
+
+    def score_table(
+        self, table: pa.Table, *, name: str | None = None, origin: Any = None
+    ) -> RunScores:
+        """Score a run already read into a table; ``origin`` is where it was read from (a path
+        lets a duplicate-document error name its lines)."""
+        is_path = isinstance(origin, str) or hasattr(origin, "__fspath__")
+        source = str(origin) if is_path else "run"
         try:
             part = self.score_part(table, source=source)
         except DuplicateEntryError as exc:
-            raise _locate_duplicate(exc, run, self.qrels) from None
+            raise _locate_duplicate(exc, origin, self.qrels) from None
         return self.finish(part, name or _run_name(table, source))
 
     def score_part(self, table: pa.Table, *, source: str = "run") -> PartialScores:

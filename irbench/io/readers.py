@@ -26,6 +26,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from irbench._arrow import read_parquet
 from irbench.errors import InputFormatError
 from irbench.io import _source, _tables, _trec
 from irbench.io.schema import QRELS_SCHEMA, RUN_NAME_KEY, RUN_SCHEMA
@@ -207,10 +208,8 @@ def _looks_like_json(data: _source.Data) -> bool:
 def _read_parquet(
     data: _source.Data, schema: pa.Schema, where: str, stem: str
 ) -> tuple[pa.Table, str]:
-    import pyarrow.parquet as pq
-
     try:
-        table = pq.read_table(pa.BufferReader(pa.py_buffer(data)))
+        table = read_parquet(pa.BufferReader(pa.py_buffer(data)))
     except (pa.ArrowException, OSError) as exc:
         raise InputFormatError(f"unreadable Parquet file ({exc})", path=where) from None
     coerced = _tables.coerce_table(table, schema, where)

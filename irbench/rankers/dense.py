@@ -39,7 +39,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import pyarrow as pa
 
-from irbench._arrow import from_numpy, single_chunk, to_numpy
+from irbench._arrow import from_numpy, read_parquet, single_chunk, to_numpy
 from irbench.errors import RankerError
 from irbench.rankers._npy import NpyAppender
 from irbench.rankers.base import NULL_PROGRESS, Progress, RankerBase, document_text, run_from_topk
@@ -183,12 +183,11 @@ class Dense(RankerBase):
 
     def load(self, directory: Path) -> None:
         """Open an index folder written by :meth:`index` (embeddings memory-mapped)."""
-        import pyarrow.parquet as pq
 
         directory = Path(directory)
         meta = self._read_meta(directory)
         embeddings = np.load(directory / _EMBEDDINGS, mmap_mode="r")
-        doc_ids = single_chunk(pq.read_table(directory / _DOC_IDS).column("doc_id"))
+        doc_ids = single_chunk(read_parquet(directory / _DOC_IDS).column("doc_id"))
         if embeddings.shape != (meta["count"], meta["dim"]) or len(doc_ids) != meta["count"]:
             raise RankerError(
                 f"dense index {directory} is inconsistent: meta.json says {meta['count']} x "

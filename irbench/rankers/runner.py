@@ -28,6 +28,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from irbench._arrow import read_parquet
 from irbench.errors import RankerError
 from irbench.rankers.base import NULL_PROGRESS, Progress, file_sha256
 
@@ -80,9 +81,7 @@ def read_queries(path: str | os.PathLike[str]) -> pa.Table:
 
         raise MissingFileError(f"{source}: no such queries file")
     if source.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(source)
+        table = read_parquet(source)
         missing = {"query_id", "text"} - set(table.column_names)
         if missing:
             raise RankerError(

@@ -446,7 +446,11 @@ def _add_tie_note(row: CheckRow, ds: DatasetScores, run: Any, measure: Any) -> N
     """Say whether tie order alone could explain the drop (tied scores straddling a cutoff)."""
     from irbench.report.diagnostics import tie_report
 
-    tr = next(t for t in tie_report(ds.evaluator, run.table, run.name) if t.measure == str(measure))
+    tr = next(
+        t
+        for t in tie_report(ds.evaluator, run.table, run.name, base=run.scores)
+        if t.measure == str(measure)
+    )
     if not tr.queries:
         row.detail += "; no ties affect this value"
         return

@@ -11,13 +11,18 @@ cutoff (or a relevant document's rank).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["QueryDelta", "TieReport", "tie_report", "top_deltas"]
+from irbench._arrow import to_numpy
+
+if TYPE_CHECKING:
+    from irbench.engine.evaluator import RunScores
+
+__all__ = ["QueryDelta", "TieReport", "has_tied_scores", "tie_report", "top_deltas"]
 
 
 @dataclass(frozen=True)
@@ -82,11 +87,33 @@ def _reorder(run: pa.Table, qrels: Any, relevant_first: bool) -> pa.Table:
     return pa.table({"query_id": qcol, "doc_id": dcol, "score": pa.array(new_score)})
 
 
-def tie_report(evaluator: Any, run: pa.Table, name: str) -> list[TieReport]:
-    """Tie bounds of every measure of ``evaluator`` for one run (see the module docstring)."""
-    base = evaluator.score(run, name=name)
-    hi = evaluator.score(_reorder(run, evaluator.qrels, True), name=name)
-    lo = evaluator.score(_reorder(run, evaluator.qrels, False), name=name)
+def has_tied_scores(run: pa.Table) -> bool:
+    """Whether two documents of one query have the same score (one sort of the run)."""
+    if run.num_rows < 2:
+        return False
+    qcol = run.column("query_id").combine_chunks()
+    q = to_numpy(pc.dictionary_encode(qcol).indices).astype(np.int64)
+    score = to_numpy(run.column("score").combine_chunks())
+    order = np.lexsort((score, q))
+    q, score = q[order], score[order]
+    return bool(((q[1:] == q[:-1]) & (score[1:] == score[:-1])).any())
+
+
+def tie_report(
+    evaluator: Any, run: pa.Table, name: str, base: RunScores | None = None
+) -> list[TieReport]:
+    """Tie bounds of every measure of ``evaluator`` for one run (see the module docstring).
+
+    ``base`` is the run's own scores if already computed. A run without tied scores is not
+    re-scored: both bounds are its value.
+    """
+    if base is None:
+        base = evaluator.score_table(run, name=name)
+    if has_tied_scores(run):
+        hi = evaluator.score_table(_reorder(run, evaluator.qrels, True), name=name)
+        lo = evaluator.score_table(_reorder(run, evaluator.qrels, False), name=name)
+    else:
+        hi = lo = base
     qids = base.query_ids.to_pylist()
     out = []
     for m in evaluator.measures:

@@ -301,7 +301,7 @@ def build_leaderboard(
         base = _resolve_baseline(ds, baseline) if baseline is not None else None
         if ties:
             for run in ds.runs:
-                for tr in tie_report(ds.evaluator, run.table, run.name):
+                for tr in tie_report(ds.evaluator, run.table, run.name, base=run.scores):
                     tie_reports[(ds.name, run.name, tr.measure)] = tr
         rows += _dataset_rows(
             ds, base, test=test, correction=correction, alpha=alpha, seed=seed, ties=tie_reports

@@ -158,7 +158,7 @@ def score_dataset(
     scored = []
     for run in runs:
         table = read_run(run)
-        scores = ev.score(run) if isinstance(run, (str, os.PathLike)) else ev.score(table)
+        scores = ev.score_table(table, origin=run)
         scored.append(ScoredRun(scores.run, _source(run), run_sha256(table), scores, table))
     if names is not None:
         if len(names) != len(scored):
