@@ -44,6 +44,7 @@ __all__ = ["DEFAULT_CHUNK_BYTES", "QueryChunk", "iter_query_chunks", "score_stre
 DEFAULT_CHUNK_BYTES = 64 << 20
 _PARQUET_MAGIC = b"PAR1"
 _SCAN_WINDOW = 1 << 16
+_SNIFF_BYTES = 1 << 16  # the first block is at least this long (to recognise JSON Lines)
 _PARQUET_ROW_BYTES = 48  # rows per Parquet batch: chunk_bytes / this (a TREC line's size)
 
 
@@ -243,8 +244,8 @@ def not_grouped_error(
     unit = "line" if chunk.text is not None else "row"
     command = sort_command(source)
     err = RunNotGroupedError(
-        f"query {query!r} occurs again at {unit} {line} after {unit}s {earlier[0]}-{earlier[1]}: "
-        "the run is not grouped by query, so it cannot be streamed",
+        f"query {query!r} occurs again at {unit} {line}, after rows within {unit}s "
+        f"{earlier[0]}-{earlier[1]}: the run is not grouped by query, so it cannot be streamed",
         path=_source.describe(source),
         line=line,
         hint=f"group each query's rows first: `{command}` (for a huge file add -S 50% -T DIR, "
@@ -338,7 +339,7 @@ def _text_chunks(
     scanned = 0
     first = True
     while True:
-        block = reader.read(chunk_bytes)
+        block = reader.read(max(chunk_bytes, _SNIFF_BYTES) if first else chunk_bytes)
         if first:
             _trec.check_start(block, where)
             _refuse_jsonl(block, where, jsonl_name)

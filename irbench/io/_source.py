@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, cast
 
 from irbench.errors import InputFormatError, MissingFileError
 
@@ -142,7 +142,7 @@ class _Prefixed:
             out, self._head = self._head + self._stream.read(), b""
             return out
         out, self._head = self._head[:n], self._head[n:]
-        return out
+        return out + self._stream.read(n - len(out)) if len(out) < n else out
 
     def close(self) -> None:
         if self._owned:  # never close stdin
@@ -154,7 +154,7 @@ class _Gunzip:
 
     def __init__(self, stream: _Prefixed, where: str) -> None:
         self._raw = stream
-        self._gz = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[arg-type]
+        self._gz = gzip.GzipFile(fileobj=cast("BinaryIO", stream), mode="rb")
         self._where = where
 
     def read(self, n: int = -1, /) -> bytes:
