@@ -105,7 +105,9 @@ def iter_query_chunks(
                 chunk = QueryChunk(
                     table, chunk.first_line, chunk.last_line, chunk.text, chunk.run_tag
                 )
+                del table
             yield chunk
+            del chunk  # hold one chunk at a time: not while the next one is read
     finally:
         reader.close()
 
@@ -143,6 +145,7 @@ def score_stream(
         tracker.add(part.present, chunk, evaluator, source)
         merged = part if merged is None else merged.merge(part, what="chunk")
         tag = chunk.run_tag
+        del chunk, part  # free this chunk before the next one is read
     if merged is None:  # iter_query_chunks raises on a file without records
         raise InputFormatError("no run records found", path=where)
     return evaluator.finish(merged, name or tag or _source.stem_of(source))
@@ -355,9 +358,11 @@ def _text_chunks(
         if cut:
             text = bytes(pending[:cut])
             del pending[:cut]
+            lines = text.count(b"\n")
             yield _text_chunk(text, where, line, byte)
+            del text
             emitted += 1
-            line += text.count(b"\n")
+            line += lines
             byte += cut
             end -= cut
         run_qid = qid or (run_qid if not cut else None)
@@ -403,9 +408,12 @@ def _parquet_chunks(
         for batch in batches:
             table = _tables.coerce_table(pa.Table.from_batches([batch]), RUN_SCHEMA, where)
             done, carry = _split_last_query(carry, table)
+            del table, batch
             if done is not None:
-                yield QueryChunk(done, row, row + done.num_rows - 1, None, tag)
-                row += done.num_rows
+                rows = done.num_rows
+                yield QueryChunk(done, row, row + rows - 1, None, tag)
+                del done
+                row += rows
     except (pa.ArrowException, OSError) as exc:
         raise InputFormatError(f"unreadable Parquet file ({exc})", path=where) from None
     if carry is None:
