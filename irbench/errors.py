@@ -19,6 +19,7 @@ __all__ = [
     "MeasureError",
     "MissingFileError",
     "RankerError",
+    "RunNotGroupedError",
 ]
 
 
@@ -70,6 +71,19 @@ class DuplicateEntryError(InputFormatError):
     query_id: str | None = None
     doc_id: str | None = None
     qpos: int | None = None
+
+
+class RunNotGroupedError(InputFormatError):
+    """A run read as a stream has a query's rows in two places (it is not grouped by query).
+
+    ``query_id`` is the query, ``line`` the physical line where it occurs again, ``first_lines``
+    the (first, last) physical lines of the earlier chunk that held it, and ``sort_command``
+    the shell command that groups the file.
+    """
+
+    query_id: str | None = None
+    first_lines: tuple[int, int] | None = None
+    sort_command: str | None = None
 
 
 class MissingFileError(IrbenchError, FileNotFoundError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +19,7 @@ EXAMPLES = """
   irbench eval qrels.txt runs/*.run -m 'P.5,10' -m map        [dim]# trec_eval names work too[/]
   irbench eval qrels.txt run.txt -m 'AP(rel=2)' -q --format jsonl
   zcat run.gz | irbench eval qrels.txt - -m nDCG@10 -c         [dim]# - reads the run from stdin[/]
+  irbench eval qrels.txt huge.run.gz --stream --chunk-size 256M  [dim]# run larger than memory[/]
 
 Semantics are trec_eval 9.0.x: documents are ranked by score (descending), ties by document
 id (descending); the rank column is ignored. Queries the run lacks are skipped unless -c.
@@ -70,6 +72,24 @@ def eval_command(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
     ] = None,
+    stream: Annotated[
+        bool,
+        typer.Option(
+            "--stream",
+            help="Read each run in chunks of whole queries, in memory bounded by a few chunks: "
+            "for runs larger than memory (TREC text, .gz, - or Parquet). The run must be grouped "
+            "by query (all lines of a query together, as rankers write them); if it is not, the "
+            "error gives the `sort` command that groups it. Same numbers as without --stream.",
+        ),
+    ] = False,
+    chunk_size: Annotated[
+        str,
+        typer.Option(
+            "--chunk-size",
+            help="With --stream: bytes read per chunk, e.g. 512k, 64M, 1G (binary units). "
+            "Peak memory is a few times this plus the largest query.",
+        ),
+    ] = "64M",
 ) -> None:
     """Evaluate runs against qrels with trec_eval's exact semantics, fast."""
     from irbench.engine import Evaluator
@@ -86,10 +106,33 @@ def eval_command(
         )
         if runs.count("-") > 1 or (qrels == "-" and "-" in runs):
             raise typer.BadParameter("only one input can be read from stdin (-)")
-        scores = [ev.score(r) for r in runs]
+        if stream:
+            from irbench.engine.streaming import score_stream
+
+            size = parse_size(chunk_size)
+            scores = [score_stream(ev, r, chunk_bytes=size) for r in runs]
+        else:
+            scores = [ev.score(r) for r in runs]
         for s, name in zip(scores, unique_run_names(runs, [s.run for s in scores]), strict=True):
             s.run = name
         _emit(scores, ev.measures, fmt, per_query, output)
+
+
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """Bytes in a size such as ``512k``, ``64M``, ``64MB``, ``1GiB`` or ``4096`` (binary units,
+    case-insensitive)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", text, re.IGNORECASE)
+    size = int(float(match[1]) * _UNITS[match[2].lower()]) if match else 0
+    if size < 1:
+        raise typer.BadParameter(
+            f"{text!r} is not a size; use a number of bytes with an optional unit, e.g. 512k, "
+            "64M or 1G",
+            param_hint="--chunk-size",
+        )
+    return size
 
 
 def _emit(

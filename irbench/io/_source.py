@@ -16,7 +16,10 @@ import mmap
 import os
 import sys
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO, Protocol, cast
 
 from irbench.errors import InputFormatError, MissingFileError
 
@@ -28,6 +31,7 @@ __all__ = [
     "is_stdin",
     "load_bytes",
     "maybe_gunzip",
+    "open_stream",
     "stem_of",
 ]
 
@@ -85,17 +89,11 @@ def _read_stdin() -> bytes:
     return bytes(data)
 
 
-def _read_path(path: str | os.PathLike[str]) -> Data:
-    """Map the file read-only (no copy into Python memory); small or empty files are read."""
-    where = os.fspath(path)
+@contextmanager
+def _file_errors(where: str) -> Iterator[None]:
+    """Turn the OS errors of opening *where* into irbench errors."""
     try:
-        with open(where, "rb") as handle:
-            if os.fstat(handle.fileno()).st_size < _MMAP_MIN_BYTES:
-                return handle.read()
-            try:
-                return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-            except (OSError, ValueError):  # not mappable (pipe, special file): read it
-                return handle.read()
+        yield
     except FileNotFoundError:
         raise MissingFileError(
             f"{where}: no such file (check the path; relative paths are resolved from "
@@ -109,6 +107,92 @@ def _read_path(path: str | os.PathLike[str]) -> Data:
         raise InputFormatError(
             "permission denied", path=where, hint="check the file's read permission"
         ) from None
+
+
+def _read_path(path: str | os.PathLike[str]) -> Data:
+    """Map the file read-only (no copy into Python memory); small or empty files are read."""
+    where = os.fspath(path)
+    with _file_errors(where), open(where, "rb") as handle:
+        if os.fstat(handle.fileno()).st_size < _MMAP_MIN_BYTES:
+            return handle.read()
+        try:
+            return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):  # not mappable (pipe, special file): read it
+            return handle.read()
+
+
+class Reader(Protocol):
+    """A binary stream: ``read(n)`` returns up to *n* bytes, ``b""`` at the end."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class _Prefixed:
+    """*head* (bytes already read) followed by the rest of *stream*."""
+
+    def __init__(self, head: bytes, stream: BinaryIO, *, owned: bool = True) -> None:
+        self._head, self._stream, self._owned = head, stream, owned
+
+    def read(self, n: int = -1, /) -> bytes:
+        if not self._head:
+            return self._stream.read(n)
+        if n < 0:
+            out, self._head = self._head + self._stream.read(), b""
+            return out
+        out, self._head = self._head[:n], self._head[n:]
+        return out + self._stream.read(n - len(out)) if len(out) < n else out
+
+    def close(self) -> None:
+        if self._owned:  # never close stdin
+            self._stream.close()
+
+
+class _Gunzip:
+    """Decompressing reader whose errors are :class:`InputFormatError` naming the file."""
+
+    def __init__(self, stream: _Prefixed, where: str) -> None:
+        self._raw = stream
+        self._gz = gzip.GzipFile(fileobj=cast("BinaryIO", stream), mode="rb")
+        self._where = where
+
+    def read(self, n: int = -1, /) -> bytes:
+        try:
+            return self._gz.read(n)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputFormatError(
+                f"corrupt or truncated gzip data ({exc})",
+                path=self._where,
+                hint="re-create the file, or check it with `gzip -t`",
+            ) from None
+
+    def close(self) -> None:
+        self._gz.close()
+        self._raw.close()
+
+
+def open_stream(source: str | os.PathLike[str]) -> tuple[Reader, bytes]:
+    """Open a path or stdin for sequential reading, decompressing gzip (detected by content).
+
+    Returns the reader and the first (up to 4) raw bytes of the file, so callers can
+    recognise other formats (Parquet's ``PAR1``) without reading further. Nothing is read
+    beyond what ``read(n)`` asks for: memory stays bounded by the caller's block size.
+    """
+    where = describe(source)
+    if is_stdin(source):
+        stdin = getattr(sys.stdin, "buffer", None)
+        if stdin is None:
+            raise InputFormatError("stdin is not a binary stream", path=where)
+        stream: BinaryIO = stdin
+    else:
+        with _file_errors(where):
+            stream = open(os.fspath(source), "rb")  # noqa: SIM115 (closed by the caller)
+    head = stream.read(4)
+    prefixed = _Prefixed(head, stream, owned=not is_stdin(source))
+    if head[: len(GZIP_MAGIC)] == GZIP_MAGIC:
+        return _Gunzip(prefixed, where), head
+    return prefixed, head
 
 
 def maybe_gunzip(data: Data, where: str) -> Data:

@@ -45,7 +45,16 @@ from irbench.errors import DuplicateEntryError, InputFormatError
 from irbench.io._source import Data
 from irbench.io.schema import QRELS_SCHEMA, RUN_SCHEMA
 
-__all__ = ["QRELS_FORMAT", "RUN_FORMAT", "TrecFormat", "last_run_tag", "locate", "parse_trec"]
+__all__ = [
+    "QRELS_FORMAT",
+    "RUN_FORMAT",
+    "TrecFormat",
+    "check_start",
+    "last_run_tag",
+    "locate",
+    "parse_block",
+    "parse_trec",
+]
 
 BOM = b"\xef\xbb\xbf"
 _BLOCK_SIZE = 16 << 20
@@ -143,6 +152,31 @@ def parse_trec(data: Data, fmt: TrecFormat, where: str) -> pa.Table:
     return table
 
 
+def parse_block(
+    data: Data, fmt: TrecFormat, where: str, *, first_line: int, first_byte: int
+) -> pa.Table:
+    """Parse one block of a larger TREC file (whole lines, at least one record line).
+
+    Same rules and messages as :func:`parse_trec`, with line numbers and byte offsets
+    counted in the whole file: the block starts at physical line ``first_line`` (1-based)
+    and byte ``first_byte``. The checks that concern the whole file (empty, byte-order mark,
+    no records at all) are the caller's.
+    """
+    try:
+        _check_nul(data, where, first_byte)
+        text = _normalise(data)
+        table = _fast_parse(text, fmt)
+        del text
+        if table is None or not _fast_result_ok(table, fmt):
+            return _slow_parse(data, fmt, where)
+        return table
+    except InputFormatError as exc:
+        if exc.line is None or first_line == 1:
+            raise
+        moved = type(exc)(exc.detail, path=exc.path, line=exc.line + first_line - 1, hint=exc.hint)
+        raise moved from None
+
+
 def last_run_tag(data: Data) -> str | None:
     """Return the 6th field of the last record line (blank and ``#`` lines skipped), if any."""
     end = len(data)
@@ -177,6 +211,12 @@ def _line_of(data: Data, offset: int) -> int:
 
 def _check_prelude(data: Data, where: str) -> None:
     """Refuse empty files, a leading byte-order mark and NUL bytes."""
+    check_start(data, where)
+    _check_nul(data, where)
+
+
+def check_start(data: Data, where: str) -> None:
+    """Refuse an empty file and a leading byte-order mark (*data*: the file's first bytes)."""
     if not data:
         raise InputFormatError(
             "the file is empty",
@@ -191,10 +231,15 @@ def _check_prelude(data: Data, where: str) -> None:
             hint="strip it, e.g. `sed -i '1s/^\\xEF\\xBB\\xBF//' FILE`, or save as UTF-8 "
             "without BOM; otherwise it would become part of the first query id",
         )
+
+
+def _check_nul(data: Data, where: str, first_byte: int = 0) -> None:
+    """Refuse NUL bytes (*data* starts at byte ``first_byte`` of its file)."""
     nul = data.find(b"\x00")
     if nul >= 0:
         raise InputFormatError(
-            f"NUL byte at byte offset {nul}: this looks like a binary file (or UTF-16 text)",
+            f"NUL byte at byte offset {first_byte + nul}: this looks like a binary file (or "
+            "UTF-16 text)",
             path=where,
             line=_line_of(data, nul),
             hint="pass a plain-text or gzip TREC file; convert UTF-16 with "

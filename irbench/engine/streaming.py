@@ -1,0 +1,440 @@
+"""Streaming evaluation: score a run larger than memory in query-grouped chunks.
+
+Definitions
+-----------
+* A run is *grouped by query* when all rows of each query are consecutive in the file (the
+  queries themselves may come in any order). TREC runs written by a ranker are; a run
+  concatenated from several files or sorted by score may not be.
+* A *chunk* is a block of whole lines of the file, about ``chunk_bytes`` long, cut so that no
+  query straddles two chunks: the rows of the last query of a block are carried into the next
+  chunk. A query larger than ``chunk_bytes`` makes its chunk larger; peak memory is a few
+  chunks plus the largest query, whatever the file size.
+* A query's values depend on its own rows only, so scoring chunk by chunk and merging
+  (:meth:`~irbench.engine.evaluator.PartialScores.merge`) gives exactly the numbers of scoring
+  the whole file (bit-identical).
+
+Input is TREC run text (plain, gzip, or ``-`` for stdin) or a Parquet file (read in row
+batches). Line numbers in errors are physical lines of the whole file. A qrels query whose rows
+occur in two chunks raises :class:`~irbench.errors.RunNotGroupedError` with the ``sort``
+command that groups the file.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shlex
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from irbench._arrow import to_numpy
+from irbench.engine.evaluator import Evaluator, PartialScores, RunScores
+from irbench.errors import DuplicateEntryError, InputFormatError, RunNotGroupedError
+from irbench.io import _source, _tables, _trec
+from irbench.io.schema import RUN_NAME_KEY, RUN_SCHEMA
+
+__all__ = ["DEFAULT_CHUNK_BYTES", "QueryChunk", "iter_query_chunks", "score_stream"]
+
+#: Default size of the blocks read from the file (64 MiB).
+DEFAULT_CHUNK_BYTES = 64 << 20
+_PARQUET_MAGIC = b"PAR1"
+_SCAN_WINDOW = 1 << 16
+_SNIFF_BYTES = 1 << 16  # the first block is at least this long (to recognise JSON Lines)
+_PARQUET_ROW_BYTES = 48  # rows per Parquet batch: chunk_bytes / this (a TREC line's size)
+
+
+@dataclass(frozen=True)
+class QueryChunk:
+    """Rows of some whole queries of a run.
+
+    ``table`` is in RUN_SCHEMA (with the run name in its metadata); ``first_line`` and
+    ``last_line`` are the 1-based physical lines of the file it spans (for Parquet, 1-based
+    rows); ``text`` is the raw TREC text of those lines (None for Parquet), kept to locate lines
+    in error messages; ``run_tag`` is the tag of its last line (for Parquet, the stored name).
+    """
+
+    table: pa.Table
+    first_line: int
+    last_line: int
+    text: bytes | None = None
+    run_tag: str | None = None
+
+
+def iter_query_chunks(
+    source: str | os.PathLike[str],
+    *,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    name: str | None = None,
+) -> Iterator[QueryChunk]:
+    """Read a run file sequentially and yield :class:`QueryChunk` s of whole queries.
+
+    Parameters
+    ----------
+    source:
+        A TREC run (plain or gzip, detected by content), ``"-"`` for stdin, or a Parquet file.
+    chunk_bytes:
+        Bytes read per block (Parquet: about ``chunk_bytes / 48`` rows per batch).
+    name:
+        Run name stored in each table's metadata (default: the chunk's ``run_tag``).
+
+    Raises
+    ------
+    InputFormatError
+        Malformed input, with the physical line in the whole file; JSON Lines input (it cannot
+        be streamed).
+    """
+    if chunk_bytes < 1:
+        raise InputFormatError(f"the chunk size must be at least 1 byte (got {chunk_bytes})")
+    where = _source.describe(source)
+    reader, head = _source.open_stream(source)
+    try:
+        if head[: len(_PARQUET_MAGIC)] == _PARQUET_MAGIC:
+            reader.close()
+            chunks = _parquet_chunks(source, where, chunk_bytes)
+        else:
+            chunks = _text_chunks(reader, where, chunk_bytes, _is_jsonl_name(source))
+        for chunk in chunks:
+            label = name or chunk.run_tag
+            if label is not None:
+                table = chunk.table.replace_schema_metadata({RUN_NAME_KEY: label.encode()})
+                chunk = QueryChunk(
+                    table, chunk.first_line, chunk.last_line, chunk.text, chunk.run_tag
+                )
+                del table
+            yield chunk
+            del chunk  # hold one chunk at a time: not while the next one is read
+    finally:
+        reader.close()
+
+
+def score_stream(
+    evaluator: Evaluator,
+    source: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+) -> RunScores:
+    """Score a run file chunk by chunk in bounded memory; the same numbers as
+    :meth:`Evaluator.score` on the whole file.
+
+    The run name is ``name``, else the tag of the last line (Parquet: the stored name), else the
+    file stem, as :func:`~irbench.io.read_run` names it.
+
+    Raises
+    ------
+    RunNotGroupedError
+        A qrels query occurs in two chunks (the run is not grouped by query); the message has
+        the ``sort`` command that fixes the file.
+    DuplicateEntryError
+        A document is retrieved twice for a query (both physical lines named).
+    """
+    where = _source.describe(source)
+    tracker = _GroupTracker(evaluator.qrels.num_queries)
+    outside = _Outside(evaluator.qrels.query_ids)
+    merged: PartialScores | None = None
+    tag: str | None = None
+    for chunk in iter_query_chunks(source, chunk_bytes=chunk_bytes, name=name):
+        part = _score_chunk(evaluator, chunk, where)
+        if part.num_run_queries_not_in_qrels:
+            part.num_run_queries_not_in_qrels = outside.count_new(chunk.table)
+        tracker.add(part.present, chunk, evaluator, source)
+        merged = part if merged is None else merged.merge(part, what="chunk")
+        tag = chunk.run_tag
+        del chunk, part  # free this chunk before the next one is read
+    if merged is None:  # iter_query_chunks raises on a file without records
+        raise InputFormatError("no run records found", path=where)
+    return evaluator.finish(merged, name or tag or _source.stem_of(source))
+
+
+# --------------------------------------------------------------------------------------------
+# scoring helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _score_chunk(evaluator: Evaluator, chunk: QueryChunk, where: str) -> PartialScores:
+    """``score_part`` of one chunk; a duplicate names its physical lines in the file."""
+    try:
+        return evaluator.score_part(chunk.table, source=where)
+    except DuplicateEntryError as exc:
+        raise _locate_duplicate(exc, chunk, evaluator, where) from None
+
+
+def _locate_duplicate(
+    exc: DuplicateEntryError, chunk: QueryChunk, evaluator: Evaluator, where: str
+) -> DuplicateEntryError:
+    query = evaluator.qrels.query_ids[exc.qpos].as_py() if exc.qpos is not None else None
+    lines: list[int] = []
+    if chunk.text is not None and query is not None:
+        local = _trec.locate(chunk.text, query, exc.doc_id or "")
+        lines = [chunk.first_line + n - 1 for n in local]
+    at = f" (lines {', '.join(map(str, lines))})" if len(lines) > 1 else ""
+    new = DuplicateEntryError(
+        f"document {exc.doc_id!r} is retrieved twice for query {query!r}{at}",
+        path=where,
+        line=lines[1] if len(lines) > 1 else None,
+        hint=exc.hint,
+    )
+    new.query_id, new.doc_id, new.qpos = query, exc.doc_id, exc.qpos
+    return new
+
+
+class _GroupTracker:
+    """Which chunk (first and last line) held each qrels query; refuses a query seen twice."""
+
+    def __init__(self, num_queries: int) -> None:
+        self.seen = np.zeros(num_queries, dtype=bool)
+        self.first = np.zeros(num_queries, dtype=np.int64)
+        self.last = np.zeros(num_queries, dtype=np.int64)
+
+    def add(
+        self, present: np.ndarray, chunk: QueryChunk, evaluator: Evaluator, source: Any
+    ) -> None:
+        again = np.flatnonzero(self.seen & present)
+        if again.size:
+            qpos = int(again[0])
+            query = str(evaluator.qrels.query_ids[qpos].as_py())
+            earlier = (int(self.first[qpos]), int(self.last[qpos]))
+            raise not_grouped_error(source, query, earlier, chunk)
+        self.seen |= present
+        self.first[present] = chunk.first_line
+        self.last[present] = chunk.last_line
+
+
+class _Outside:
+    """Distinct run queries that are not in the qrels, over all chunks."""
+
+    def __init__(self, qrels_ids: pa.Array) -> None:
+        self.qrels_ids = qrels_ids
+        self.seen = qrels_ids.slice(0, 0)
+
+    def count_new(self, table: pa.Table) -> int:
+        """Queries of *table* outside the qrels not seen in earlier chunks; remembers them."""
+        ids = pc.unique(table.column("query_id"))
+        ids = ids.filter(pc.invert(pc.is_in(ids, value_set=self.qrels_ids)))
+        new = ids.filter(pc.invert(pc.is_in(ids, value_set=self.seen)))
+        self.seen = pa.concat_arrays([self.seen, new])
+        return len(new)
+
+
+# --------------------------------------------------------------------------------------------
+# the "not grouped" error
+# --------------------------------------------------------------------------------------------
+
+
+def sort_command(source: str | os.PathLike[str]) -> str:
+    """The shell command that groups a run file by query (a stable sort on the first field)."""
+    sort = "LC_ALL=C sort -s -k1,1"
+    if _source.is_stdin(source):
+        return f"... | {sort} | irbench eval --stream QRELS -"
+    path = os.fspath(source)
+    if _is_gzip(path):
+        base = path[:-3] if path.lower().endswith(".gz") else path
+        out = shlex.quote(f"{base}.grouped.gz")
+        return f"zcat {shlex.quote(path)} | {sort} | gzip > {out}"
+    return f"{sort} {shlex.quote(path)} > {shlex.quote(path + '.grouped')}"
+
+
+def not_grouped_error(
+    source: str | os.PathLike[str], query: str, earlier: tuple[int, int], chunk: QueryChunk
+) -> RunNotGroupedError:
+    """The :class:`RunNotGroupedError` for *query*, held by lines *earlier* and again by *chunk*."""
+    line = _first_line_of(chunk, query)
+    unit = "line" if chunk.text is not None else "row"
+    command = sort_command(source)
+    err = RunNotGroupedError(
+        f"query {query!r} occurs again at {unit} {line}, after rows within {unit}s "
+        f"{earlier[0]}-{earlier[1]}: the run is not grouped by query, so it cannot be streamed",
+        path=_source.describe(source),
+        line=line,
+        hint=f"group each query's rows first: `{command}` (for a huge file add -S 50% -T DIR, "
+        "DIR a directory with room for the file), or evaluate without --stream",
+    )
+    err.query_id, err.first_lines, err.sort_command = query, earlier, command
+    return err
+
+
+def _first_line_of(chunk: QueryChunk, query: str) -> int:
+    """Physical line (Parquet: row) of *query*'s first row in *chunk* (an error path only)."""
+    if chunk.text is None:
+        hits = np.flatnonzero(to_numpy(pc.equal(chunk.table.column("query_id"), query)))
+        return chunk.first_line + int(hits[0]) if hits.size else chunk.first_line
+    qid = query.encode("utf-8")
+    for n, line in enumerate(io.BytesIO(chunk.text)):
+        fields = line.split(None, 1)
+        if fields and fields[0] == qid:
+            return chunk.first_line + n
+    return chunk.first_line
+
+
+def _is_gzip(path: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(2) == _source.GZIP_MAGIC
+    except OSError:
+        return path.lower().endswith(".gz")
+
+
+# --------------------------------------------------------------------------------------------
+# TREC text: blocks cut at query boundaries
+# --------------------------------------------------------------------------------------------
+
+
+def _is_jsonl_name(source: str | os.PathLike[str]) -> bool:
+    name = "" if _source.is_stdin(source) else os.fspath(source)
+    return _source.strip_compression_suffix(name).endswith((".jsonl", ".ndjson", ".json"))
+
+
+def _refuse_jsonl(first: bytes, where: str, by_name: bool) -> None:
+    from irbench.io.readers import _looks_like_json
+
+    if by_name or _looks_like_json(first):
+        raise InputFormatError(
+            "JSON Lines runs cannot be streamed; streaming reads TREC text or Parquet",
+            path=where,
+            hint="evaluate without --stream, or convert the run to TREC text or Parquet",
+        )
+
+
+def _trailing_run(data: bytearray, lo: int, hi: int) -> tuple[int, bytes | None]:
+    """Find where the last query of ``data[lo:hi]`` (whole lines) begins.
+
+    Returns ``(cut, qid)``: ``qid`` is the query id of the last record line (None if the range
+    has only blank and ``#`` lines) and ``cut`` the end of the last record line with another
+    query id (``lo`` if there is none). Scans backwards in windows, so its cost is the size of
+    the last query, not of the range.
+    """
+    qid: bytes | None = None
+    pos = hi
+    while pos > lo:
+        start = lo if pos - _SCAN_WINDOW <= lo else data.rfind(b"\n", lo, pos - _SCAN_WINDOW) + 1
+        start = max(start, lo)
+        window = bytes(data[start:pos])
+        segments = window.split(b"\n")
+        if window.endswith(b"\n"):
+            segments.pop()
+        end = pos
+        for i in range(len(segments) - 1, -1, -1):
+            seg = segments[i]
+            begin = end - len(seg) - (1 if i < len(segments) - 1 or window.endswith(b"\n") else 0)
+            fields = seg.split(None, 1)
+            if fields and not fields[0].startswith(b"#"):
+                if qid is None:
+                    qid = fields[0]
+                elif fields[0] != qid:
+                    return end, qid
+            end = begin
+        pos = start
+    return lo, qid
+
+
+def _text_chunks(
+    reader: _source.Reader, where: str, chunk_bytes: int, jsonl_name: bool
+) -> Iterator[QueryChunk]:
+    """Chunks of whole queries from TREC text read ``chunk_bytes`` at a time."""
+    pending = bytearray()  # bytes read but not yet emitted, starting at `line` / `byte`
+    line, byte, emitted = 1, 0, 0
+    run_qid: bytes | None = None  # the query of pending[:scanned] (one trailing run)
+    scanned = 0
+    first = True
+    while True:
+        block = reader.read(max(chunk_bytes, _SNIFF_BYTES) if first else chunk_bytes)
+        if first:
+            _trec.check_start(block, where)
+            _refuse_jsonl(block, where, jsonl_name)
+            first = False
+        pending += block
+        eof = not block
+        end = len(pending) if eof else pending.rfind(b"\n") + 1
+        cut, qid = _trailing_run(pending, scanned, end)
+        if eof:
+            cut = end if (qid or run_qid) is not None else 0
+        elif cut == scanned and (qid is None or run_qid is None or qid == run_qid):
+            cut = 0  # all of pending[:end] is still one query
+        if cut:
+            text = bytes(pending[:cut])
+            del pending[:cut]
+            lines = text.count(b"\n")
+            yield _text_chunk(text, where, line, byte)
+            del text
+            emitted += 1
+            line += lines
+            byte += cut
+            end -= cut
+        run_qid = qid or (run_qid if not cut else None)
+        scanned = end
+        if eof:
+            break
+    if not emitted:
+        raise InputFormatError(
+            "no run records found (only blank or # comment lines)",
+            path=where,
+            hint=f"a run line looks like `{_trec.RUN_FORMAT.example}`",
+        )
+
+
+def _text_chunk(text: bytes, where: str, line: int, byte: int) -> QueryChunk:
+    table = _trec.parse_block(text, _trec.RUN_FORMAT, where, first_line=line, first_byte=byte)
+    last = line + text.count(b"\n") - (1 if text.endswith(b"\n") else 0)
+    return QueryChunk(table, line, last, text, _trec.last_run_tag(text))
+
+
+# --------------------------------------------------------------------------------------------
+# Parquet: row batches cut at query boundaries
+# --------------------------------------------------------------------------------------------
+
+
+def _parquet_chunks(
+    source: str | os.PathLike[str], where: str, chunk_bytes: int
+) -> Iterator[QueryChunk]:
+    """Chunks of whole queries from a Parquet run read in row batches."""
+    import pyarrow.parquet as pq
+
+    if _source.is_stdin(source):
+        raise InputFormatError(
+            "a Parquet run cannot be streamed from stdin", path=where, hint="pass its path"
+        )
+    try:
+        pfile = pq.ParquetFile(os.fspath(source))
+        stored = (pfile.schema_arrow.metadata or {}).get(RUN_NAME_KEY)
+        batches = pfile.iter_batches(batch_size=max(1, chunk_bytes // _PARQUET_ROW_BYTES))
+        tag = stored.decode("utf-8", "replace") if stored else None
+        carry: pa.Table | None = None
+        row = 1
+        for batch in batches:
+            table = _tables.coerce_table(pa.Table.from_batches([batch]), RUN_SCHEMA, where)
+            done, carry = _split_last_query(carry, table)
+            del table, batch
+            if done is not None:
+                rows = done.num_rows
+                yield QueryChunk(done, row, row + rows - 1, None, tag)
+                del done
+                row += rows
+    except (pa.ArrowException, OSError) as exc:
+        raise InputFormatError(f"unreadable Parquet file ({exc})", path=where) from None
+    if carry is None:
+        raise InputFormatError("no records (the table is empty)", path=where)
+    yield QueryChunk(carry, row, row + carry.num_rows - 1, None, tag)
+
+
+def _split_last_query(
+    carry: pa.Table | None, table: pa.Table
+) -> tuple[pa.Table | None, pa.Table | None]:
+    """Split ``carry + table`` into whole queries and the rows of its last query."""
+    if table.num_rows == 0:
+        return None, carry
+    qids = table.column("query_id")
+    last = qids[table.num_rows - 1]
+    other = np.flatnonzero(~to_numpy(pc.equal(qids, last)))
+    start = int(other[-1]) + 1 if other.size else 0
+    if start == 0:
+        if carry is None or carry.column("query_id")[0] == last:
+            return None, table if carry is None else pa.concat_tables([carry, table])
+        return carry, table
+    head = table.slice(0, start)
+    done = head if carry is None else pa.concat_tables([carry, head])
+    return done, table.slice(start)

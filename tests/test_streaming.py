@@ -1,0 +1,316 @@
+"""Streaming evaluation (irbench.engine.streaming): chunks of whole queries, bit-identical scores,
+whole-file line numbers in errors, bounded chunk sizes, and the `eval --stream` command."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from typer.testing import CliRunner
+
+from irbench.cli.app import app
+from irbench.cli.eval_cmd import parse_size
+from irbench.engine import Evaluator, RunScores
+from irbench.engine.streaming import iter_query_chunks, score_stream
+from irbench.errors import DuplicateEntryError, InputFormatError, RunNotGroupedError
+from irbench.io import read_run, write_parquet
+
+MEASURES = ["AP", "nDCG@10", "RR", "P@10", "R@100", "Bpref", "NumQ", "NumRet", "ERR@20", "GMAP"]
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def dl19(shared_data: Path) -> tuple[Path, Path]:
+    return (
+        shared_data / "trec-dl" / "qrels.dl19-passage.txt",
+        shared_data / "runs-rank_llm" / "BM25" / "trec_results_dl19.txt",
+    )
+
+
+def _quiet_score(ev: Evaluator, run: object, **kwargs: object) -> RunScores:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if kwargs.pop("stream", False):
+            return score_stream(ev, run, **kwargs)  # type: ignore[arg-type]
+        return ev.score(run)
+
+
+def _assert_same(a: RunScores, b: RunScores) -> None:
+    assert a.run == b.run
+    assert a.query_ids.equals(b.query_ids)
+    assert a.num_qrels_queries_missing == b.num_qrels_queries_missing
+    assert a.num_run_queries_not_in_qrels == b.num_run_queries_not_in_qrels
+    for m in a.values:
+        np.testing.assert_array_equal(a.values[m], b.values[m], err_msg=str(m))
+        assert a.aggregates[m] == b.aggregates[m] or np.isnan(a.aggregates[m])
+
+
+def _lines(path: Path) -> list[bytes]:
+    return path.read_bytes().splitlines(keepends=True)
+
+
+# --------------------------------------------------------------------------------------------
+# bit-identical scores
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("complete", [False, True], ids=["default", "c"])
+@pytest.mark.parametrize("system", ["BM25", "SPLADE_P_P_ENSEMBLE_DISTIL"])
+def test_stream_equals_whole_file_dl19(shared_data: Path, system: str, complete: bool) -> None:
+    qrels = shared_data / "trec-dl" / "qrels.dl19-passage.txt"
+    run = shared_data / "runs-rank_llm" / system / "trec_results_dl19.txt"
+    ev = Evaluator(qrels, MEASURES, complete=complete)
+    assert len(list(iter_query_chunks(run, chunk_bytes=3000))) > 20
+    _assert_same(_quiet_score(ev, run, stream=True, chunk_bytes=3000), _quiet_score(ev, run))
+
+
+def test_stream_equals_whole_file_robust05_gz(shared_data: Path) -> None:
+    base = shared_data / "robust05-wad"
+    run = base / "runs-participants" / "input.ASUBE.gz"
+    ev = Evaluator(base / "aq.trec2005.qrels", MEASURES, complete=True)
+    chunks = list(iter_query_chunks(run, chunk_bytes=1 << 16))
+    assert len(chunks) > 20
+    assert chunks[0].first_line == 1
+    assert all(b.first_line == a.last_line + 1 for a, b in itertools.pairwise(chunks))
+    _assert_same(_quiet_score(ev, run, stream=True, chunk_bytes=1 << 16), _quiet_score(ev, run))
+
+
+def test_gzip_parquet_and_names(dl19: tuple[Path, Path], tmp_path: Path) -> None:
+    qrels, run = dl19
+    ev = Evaluator(qrels, ["AP", "nDCG@10"])
+    whole = _quiet_score(ev, run)
+    gz = tmp_path / "bm25.txt.gz"
+    gz.write_bytes(gzip.compress(run.read_bytes()))
+    _assert_same(_quiet_score(ev, gz, stream=True, chunk_bytes=2000), whole)
+    pq_path = tmp_path / "bm25.parquet"
+    write_parquet(read_run(run), pq_path)
+    streamed = _quiet_score(ev, pq_path, stream=True, chunk_bytes=48 * 300)
+    assert len(list(iter_query_chunks(pq_path, chunk_bytes=48 * 300))) > 10
+    _assert_same(streamed, _quiet_score(ev, pq_path))
+    named = _quiet_score(ev, gz, stream=True, name="mine")
+    assert named.run == "mine"
+
+
+def test_run_queries_outside_the_qrels_are_counted_once(
+    dl19: tuple[Path, Path], tmp_path: Path
+) -> None:
+    qrels, run = dl19
+    extra = b"".join(f"x{i} Q0 d{j} {j} {-j} t\n".encode() for i in range(5) for j in range(40))
+    path = tmp_path / "run.txt"
+    path.write_bytes(extra + run.read_bytes() + extra.replace(b"x", b"y"))
+    ev = Evaluator(qrels, ["AP"])
+    streamed = _quiet_score(ev, path, stream=True, chunk_bytes=500)
+    assert streamed.num_run_queries_not_in_qrels == 10
+    _assert_same(streamed, _quiet_score(ev, path))
+
+
+# --------------------------------------------------------------------------------------------
+# chunk boundaries and memory
+# --------------------------------------------------------------------------------------------
+
+
+def _synthetic(path: Path, depths: list[int]) -> list[int]:
+    """A grouped run with one query per entry of *depths*; returns each query's byte size."""
+    sizes = []
+    with path.open("wb") as fh:
+        for q, depth in enumerate(depths):
+            text = b"".join(f"q{q} Q0 d{d} {d + 1} {-d}.5 gen\n".encode() for d in range(depth))
+            fh.write(text)
+            sizes.append(len(text))
+    return sizes
+
+
+def test_chunks_hold_whole_queries_and_stay_bounded(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    depths = [int(d) for d in rng.integers(1, 60, size=300)]
+    depths[150] = 3000  # one query ten times the chunk size
+    path = tmp_path / "gen.txt"
+    sizes = _synthetic(path, depths)
+    chunk_bytes = 4096
+    chunks = list(iter_query_chunks(path, chunk_bytes=chunk_bytes))
+    seen: set[str] = set()
+    for i, c in enumerate(chunks):
+        block = chunk_bytes if i else 1 << 16  # the first block is longer, to sniff JSON
+        qids = set(c.table.column("query_id").to_pylist())
+        assert not qids & seen  # no query in two chunks
+        seen |= qids
+        assert c.text is not None
+        largest = max(sizes[int(q[1:])] for q in qids)
+        assert len(c.text) <= block + 2 * largest
+        if largest < chunk_bytes:
+            assert len(c.text) <= 3 * block
+    assert len(seen) == 300
+    whole = read_run(path)
+    assert pa.concat_tables([c.table for c in chunks]).cast(whole.schema).equals(whole)
+    assert chunks[-1].last_line == sum(depths)
+
+
+def test_comments_blank_lines_and_no_final_newline(dl19: tuple[Path, Path], tmp_path: Path) -> None:
+    qrels, run = dl19
+    lines = _lines(run)
+    for i in range(len(lines) - 1, 0, -97):
+        lines.insert(i, b"# a comment\n\n" if i % 2 else b"   \n")
+    path = tmp_path / "run.txt"
+    path.write_bytes(b"# header\n" + b"".join(lines).rstrip(b"\n"))
+    ev = Evaluator(qrels, ["AP", "NumRet"])
+    _assert_same(_quiet_score(ev, path, stream=True, chunk_bytes=1000), _quiet_score(ev, path))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "the file is empty"),
+        (b"# only\n\n# comments\n", "no run records"),
+        (b"\xef\xbb\xbf1 Q0 d 1 1 t\n", "byte-order mark"),
+        (b'{"query_id": "1", "doc_id": "d", "score": 1}\n', "JSON Lines"),
+    ],
+    ids=["empty", "comments", "bom", "jsonl"],
+)
+def test_whole_file_errors(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "run.txt"
+    path.write_bytes(content)
+    with pytest.raises(InputFormatError, match=message):
+        list(iter_query_chunks(path, chunk_bytes=8))
+
+
+# --------------------------------------------------------------------------------------------
+# errors name the physical line in the whole file
+# --------------------------------------------------------------------------------------------
+
+
+def _whole_file_error(path: Path, exc_type: type[Exception], ev: Evaluator) -> Exception:
+    with pytest.raises(exc_type) as info:
+        _quiet_score(ev, path)
+    return info.value
+
+
+@pytest.mark.parametrize("chunk_bytes", [700, 1 << 20])
+def test_bad_line_deep_in_the_file(
+    dl19: tuple[Path, Path], tmp_path: Path, chunk_bytes: int
+) -> None:
+    qrels, run = dl19
+    lines = _lines(run)
+    lines.insert(100, b"# comment\n\n")
+    lines[3000] = lines[3000].replace(b" rank", b"")  # 5 fields
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"".join(lines))
+    ev = Evaluator(qrels, ["AP"])
+    expected = _whole_file_error(path, InputFormatError, ev)
+    assert isinstance(expected, InputFormatError) and expected.line == 3002
+    with pytest.raises(InputFormatError) as info:
+        _quiet_score(ev, path, stream=True, chunk_bytes=chunk_bytes)
+    assert info.value.line == expected.line
+    assert str(info.value) == str(expected)
+
+
+def test_bad_score_in_a_gzip_stream(dl19: tuple[Path, Path], tmp_path: Path) -> None:
+    _qrels, run = dl19
+    lines = _lines(run)
+    fields = lines[4000].split()
+    fields[4] = b"12,5"
+    lines[4000] = b" ".join(fields) + b"\n"
+    path = tmp_path / "bad.txt.gz"
+    path.write_bytes(gzip.compress(b"".join(lines)))
+    with pytest.raises(InputFormatError, match="not a number") as info:
+        list(iter_query_chunks(path, chunk_bytes=900))
+    assert info.value.line == 4001
+
+
+def test_duplicate_names_its_physical_lines(dl19: tuple[Path, Path], tmp_path: Path) -> None:
+    qrels, run = dl19
+    lines = _lines(run)
+    lines.insert(2505, lines[2500])
+    path = tmp_path / "dup.txt"
+    path.write_bytes(b"".join(lines))
+    ev = Evaluator(qrels, ["AP"])
+    expected = _whole_file_error(path, DuplicateEntryError, ev)
+    with pytest.raises(DuplicateEntryError) as info:
+        _quiet_score(ev, path, stream=True, chunk_bytes=1500)
+    assert str(info.value) == str(expected)
+    assert info.value.line == 2506 and "lines 2501, 2506" in str(info.value)
+
+
+def _ungrouped(run: Path, tmp_path: Path, name: str = "split.txt") -> tuple[Path, str, int]:
+    """The run with the first 10 lines of its first query moved to the end."""
+    lines = _lines(run)
+    path = tmp_path / name
+    path.write_bytes(b"".join(lines[10:] + lines[:10]))
+    return path, lines[0].split()[0].decode(), len(lines) - 9
+
+
+def test_not_grouped_run_is_refused_with_the_sort_command(
+    dl19: tuple[Path, Path], tmp_path: Path
+) -> None:
+    qrels, run = dl19
+    path, query, line = _ungrouped(run, tmp_path)
+    ev = Evaluator(qrels, ["AP"])
+    with pytest.raises(RunNotGroupedError) as info:
+        _quiet_score(ev, path, stream=True, chunk_bytes=5000)
+    err = info.value
+    assert err.query_id == query and err.line == line and err.first_lines is not None
+    assert err.first_lines[0] < err.first_lines[1] < line
+    assert err.sort_command == f"LC_ALL=C sort -s -k1,1 {path} > {path}.grouped"
+    assert err.sort_command in str(err) and f"{path}:{line}:" in str(err)
+    # within one chunk the rows of a query may be apart: same numbers as the whole file
+    lines = _lines(run)
+    path.write_bytes(b"".join(lines[10:150] + lines[:10] + lines[150:]))
+    _assert_same(_quiet_score(ev, path, stream=True, chunk_bytes=1 << 20), _quiet_score(ev, path))
+
+
+def test_not_grouped_gzip_gets_the_zcat_command(dl19: tuple[Path, Path], tmp_path: Path) -> None:
+    qrels, run = dl19
+    path, _, _ = _ungrouped(run, tmp_path)
+    gz = tmp_path / "split.txt.gz"
+    gz.write_bytes(gzip.compress(path.read_bytes()))
+    with pytest.raises(RunNotGroupedError) as info:
+        _quiet_score(Evaluator(qrels, ["AP"]), gz, stream=True, chunk_bytes=5000)
+    expected = f"zcat {gz} | LC_ALL=C sort -s -k1,1 | gzip > {tmp_path / 'split.txt.grouped.gz'}"
+    assert info.value.sort_command == expected
+
+
+# --------------------------------------------------------------------------------------------
+# command line
+# --------------------------------------------------------------------------------------------
+
+
+def test_cli_stream_same_output(dl19: tuple[Path, Path]) -> None:
+    qrels, run = str(dl19[0]), str(dl19[1])
+    args = ["eval", qrels, run, "-m", "AP", "-m", "nDCG@10", "-q", "-c", "-f", "tsv"]
+    whole = runner.invoke(app, args)
+    streamed = runner.invoke(app, [*args, "--stream", "--chunk-size", "4k"])
+    assert whole.exit_code == 0 and streamed.exit_code == 0, streamed.output
+    assert streamed.stdout == whole.stdout
+    piped = runner.invoke(app, [*args[:2], "-", *args[3:], "--stream"], input=dl19[1].read_bytes())
+    assert piped.exit_code == 0, piped.output
+    assert piped.stdout == whole.stdout
+
+
+def test_cli_stream_not_grouped_exits_2(dl19: tuple[Path, Path], tmp_path: Path) -> None:
+    path, query, _line = _ungrouped(dl19[1], tmp_path)
+    res = runner.invoke(
+        app, ["eval", str(dl19[0]), str(path), "-m", "AP", "--stream", "--chunk-size", "5k"]
+    )
+    assert res.exit_code == 2
+    text = " ".join(res.output.split())
+    assert "not grouped by query" in text and "LC_ALL=C sort -s -k1,1" in text
+    assert f"{query!r}" in text
+
+
+def test_cli_bad_chunk_size(dl19: tuple[Path, Path]) -> None:
+    res = runner.invoke(
+        app, ["eval", str(dl19[0]), str(dl19[1]), "--stream", "--chunk-size", "lots"]
+    )
+    assert res.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("4096", 4096), ("512k", 512 << 10), ("64M", 64 << 20), ("64MB", 64 << 20), ("1GiB", 1 << 30)],
+)
+def test_parse_size(text: str, size: int) -> None:
+    assert parse_size(text) == size
