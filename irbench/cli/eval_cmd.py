@@ -9,7 +9,19 @@ from typing import Annotated, Any
 
 import typer
 
-from irbench.cli.common import EvalFormat, dumps, fmt_value, user_errors, write_lines
+from irbench.cli.common import (
+    EngineName,
+    EngineOption,
+    EvalFormat,
+    SchedulerOption,
+    ShardSizeOption,
+    WorkersOption,
+    dumps,
+    fmt_value,
+    open_engine,
+    user_errors,
+    write_lines,
+)
 
 EXAMPLES = """
 [bold]Examples[/]
@@ -18,6 +30,8 @@ EXAMPLES = """
   irbench eval qrels.txt runs/*.run -m 'P.5,10' -m map        [dim]# trec_eval names work too[/]
   irbench eval qrels.txt run.txt -m 'AP(rel=2)' -q --format jsonl
   zcat run.gz | irbench eval qrels.txt - -m nDCG@10 -c         [dim]# - reads the run from stdin[/]
+  irbench eval qrels.txt runs/*.run -m AP --engine dask        [dim]# parallel on a local Dask cluster[/]
+  irbench eval qrels.txt runs/*.run -m AP --engine dask --scheduler tcp://10.0.0.5:8786
 
 Semantics are trec_eval 9.0.x: documents are ranked by score (descending), ties by document
 id (descending); the rank column is ignored. Queries the run lacks are skipped unless -c.
@@ -70,6 +84,10 @@ def eval_command(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
     ] = None,
+    engine: EngineOption = EngineName.local,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
+    shard_size: ShardSizeOption = None,
 ) -> None:
     """Evaluate runs against qrels with trec_eval's exact semantics, fast."""
     from irbench.engine import Evaluator
@@ -86,7 +104,8 @@ def eval_command(
         )
         if runs.count("-") > 1 or (qrels == "-" and "-" in runs):
             raise typer.BadParameter("only one input can be read from stdin (-)")
-        scores = [ev.score(r) for r in runs]
+        with open_engine(engine, scheduler, workers, shard_size) as eng:
+            scores = eng.score_runs(ev, runs)
         for s, name in zip(scores, unique_run_names(runs, [s.run for s in scores]), strict=True):
             s.run = name
         _emit(scores, ev.measures, fmt, per_query, output)
