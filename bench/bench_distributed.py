@@ -80,7 +80,9 @@ def huge_run(folder: Path, queries: int, depth: int, seed: int) -> tuple[Path, P
     q = np.char.add("q", np.arange(queries).astype(str))
     judged = 5
     qq = np.repeat(q, judged)
-    qd = np.char.add("d", (rng.integers(0, depth, qq.size) * judged + np.tile(np.arange(judged), queries)).astype(str))
+    # distinct within a query (different residues mod `judged`); the run retrieves residue 0
+    doc = rng.integers(0, depth, qq.size) * judged + np.tile(np.arange(judged), queries)
+    qd = np.char.add("d", doc.astype(str))
     qrels = folder / "qrels.txt"
     with qrels.open("w") as fh:
         rows = np.char.add(np.char.add(np.char.add(qq, " 0 "), qd), " ")

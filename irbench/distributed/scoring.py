@@ -97,6 +97,11 @@ def _display(run: Any, name: str | None, i: int) -> str:
     return f"#{i + 1} ({type(run).__name__})"
 
 
+def _scatter(client: Client, data: Any, *, broadcast: bool = False) -> Future:
+    """One object to the workers as one piece of data (a dict run is not split into values)."""
+    return client.scatter([data], broadcast=broadcast, hash=False)[0]
+
+
 def _failure(label: str, exc: BaseException) -> DistributedError:
     """The error the user sees for a failed task: the run/shard, then the original message."""
     if isinstance(exc, IrbenchError):
@@ -197,7 +202,7 @@ class DaskEngine:
         run_names = _names(runs, names)
         with self._session() as client:
             token = uuid.uuid4().hex[:8]
-            ev_future = client.scatter(evaluator, broadcast=True, hash=False)
+            ev_future = _scatter(client, evaluator, broadcast=True)
             plans: list[tuple[list[_Job], str | None]] = []  # (jobs, client-side run name)
             all_jobs: list[_Job] = []
             try:
@@ -234,7 +239,7 @@ class DaskEngine:
         run_names = _names(runs, names)
         with self._session() as client:
             token = uuid.uuid4().hex[:8]
-            ev_future = client.scatter(evaluator, broadcast=True, hash=False)
+            ev_future = _scatter(client, evaluator, broadcast=True)
             jobs = []
             try:
                 for i, (run, name) in enumerate(zip(runs, run_names, strict=True)):
@@ -266,7 +271,7 @@ class DaskEngine:
             from irbench.io import read_run
 
             run = read_run(run, name=name)
-        return client.scatter(run, hash=False)
+        return _scatter(client, run)
 
     def _submit_run(
         self, client: Client, ev_future: Future, run: Any, name: str | None, i: int, token: str
@@ -288,7 +293,7 @@ class DaskEngine:
             table = read_run(run, name=name)
             nbytes = table.nbytes
         if nbytes <= self.shard_size:
-            arg = os.fspath(run) if table is None else client.scatter(table, hash=False)
+            arg = os.fspath(run) if table is None else _scatter(client, table)
             fut = client.submit(
                 _attempt,
                 _score_whole,
@@ -306,7 +311,7 @@ class DaskEngine:
         locate = source if _is_path(run) else None
         jobs = []
         for shard in iter_query_shards(table, shard_count(nbytes, self.shard_size)):
-            data = client.scatter(shard.table, hash=False)
+            data = _scatter(client, shard.table)
             fut = client.submit(
                 _attempt,
                 _score_shard,
@@ -324,7 +329,7 @@ class DaskEngine:
                 _attempt,
                 _score_whole,
                 ev_future,
-                client.scatter(table, hash=False),
+                _scatter(client, table),
                 name,
                 key=f"score-{slug}-{i}-{token}",
                 retries=self.retries,
