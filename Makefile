@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(VENV)/bin/irbench demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n auto
+	$(PY) -m pytest -q -n auto --dist loadgroup  # loadgroup: the Dask tests share one cluster
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check irbench tests bench

@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from irbench.cli.app import app
-from irbench.cli.eval_cmd import parse_size
 from irbench.engine import Evaluator, RunScores
+from irbench.engine.engines import parse_size
 from irbench.engine.streaming import iter_query_chunks, score_stream
 from irbench.errors import DuplicateEntryError, InputFormatError, RunNotGroupedError
 from irbench.io import read_run, write_parquet
@@ -310,7 +310,13 @@ def test_cli_bad_chunk_size(dl19: tuple[Path, Path]) -> None:
 
 @pytest.mark.parametrize(
     ("text", "size"),
-    [("4096", 4096), ("512k", 512 << 10), ("64M", 64 << 20), ("64MB", 64 << 20), ("1GiB", 1 << 30)],
+    [
+        ("4096", 4096),
+        ("512KiB", 512 << 10),
+        ("64M", 64 * 10**6),
+        ("64MiB", 64 << 20),
+        ("1GiB", 1 << 30),
+    ],
 )
 def test_parse_size(text: str, size: int) -> None:
     assert parse_size(text) == size

@@ -9,11 +9,15 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from rich.markup import escape
 
 from irbench.errors import IrbenchError, IrbenchWarning
+
+if TYPE_CHECKING:
+    from irbench.engine.engines import Engine
 
 T = TypeVar("T")
 
@@ -34,8 +38,9 @@ def err_console() -> Any:
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print ``error: message`` on stderr and return the Exit to raise."""
-    err_console().print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    """Print ``error: message`` on stderr and return the Exit to raise. ``message`` is plain
+    text: brackets in it (``irbench-eval[dask]``, paths) are printed, not read as markup."""
+    err_console().print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -55,7 +60,7 @@ def user_errors() -> Iterator[None]:
             for w in caught:
                 if issubclass(w.category, IrbenchWarning):
                     console = console or err_console()
-                    console.print(f"[yellow]warning:[/] {w.message}", soft_wrap=True)
+                    console.print(f"[yellow]warning:[/] {escape(str(w.message))}", soft_wrap=True)
                 else:
                     warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
@@ -82,3 +87,63 @@ def write_lines(lines: Iterator[str], out: Any = None) -> None:
 
 def dumps(obj: Any) -> str:
     return json.dumps(obj, allow_nan=True, ensure_ascii=False)
+
+
+class EngineName(str, Enum):
+    local = "local"
+    dask = "dask"
+
+
+ENGINE_PANEL = "Engine (parallel and distributed scoring)"
+
+EngineOption = Annotated[
+    EngineName,
+    typer.Option(
+        "--engine",
+        help="Where runs are scored: [bold]local[/] (this process) or [bold]dask[/] (in "
+        "parallel on a Dask cluster, huge runs split by query; needs "
+        "pip install 'irbench-eval\\[dask]'). The numbers are identical.",
+        rich_help_panel=ENGINE_PANEL,
+    ),
+]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="With --engine dask: a running scheduler, e.g. tcp://10.0.0.5:8786 (printed by "
+        "`dask scheduler`) or its --scheduler-file (.json). Workers read the run files "
+        "themselves, so on several machines the runs must be on a shared filesystem under the "
+        "same path. Default: a local cluster started for this command.",
+        rich_help_panel=ENGINE_PANEL,
+    ),
+]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        min=1,
+        help="With --engine dask and no --scheduler: worker processes of the local cluster "
+        "(default: one per core).",
+        rich_help_panel=ENGINE_PANEL,
+    ),
+]
+ShardSizeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--shard-size",
+        metavar="SIZE",
+        help="With --engine dask: a run bigger than this (64MB, 1GiB, bytes; default 256MB) is "
+        "split by query into shards scored on different workers.",
+        rich_help_panel=ENGINE_PANEL,
+    ),
+]
+
+
+def open_engine(
+    engine: EngineName, scheduler: str | None, workers: int | None, shard_size: str | None
+) -> Engine:
+    """The engine the options ask for, to be used as a context manager (it owns the cluster)."""
+    from irbench.engine.engines import make_engine
+
+    return make_engine(engine.value, scheduler=scheduler, workers=workers, shard_size=shard_size)

@@ -13,7 +13,15 @@ from typing import Annotated, Any
 
 import typer
 
-from irbench.cli.common import user_errors
+from irbench.cli.common import (
+    EngineName,
+    EngineOption,
+    SchedulerOption,
+    ShardSizeOption,
+    WorkersOption,
+    open_engine,
+    user_errors,
+)
 
 EXAMPLES = """
 [bold]Examples[/]
@@ -22,6 +30,7 @@ EXAMPLES = """
   irbench compare qrels.txt runs/*.run -m nDCG@10 --test randomization --permutations 100000 --seed 7
   irbench compare qrels.txt base.run new.run -m nDCG@10 --baseline base --margin 0.01   [dim]# non-inferiority gate[/]
   irbench compare qrels.txt a.run b.run c.run -m AP --test tukey --format latex
+  irbench compare qrels.txt runs/*.run -m nDCG@10 --engine dask --workers 4   [dim]# score in parallel[/]
 
 Without --baseline every pair of runs is compared. p-values are corrected over all rows
 (systems x measures) with --correction; the family is printed under the table.
@@ -321,6 +330,10 @@ def compare_command(
         bool,
         typer.Option("--force", help="Compare runs scored on different query sets anyway."),
     ] = False,
+    engine: EngineOption = EngineName.local,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
+    shard_size: ShardSizeOption = None,
 ) -> None:
     """Paired significance tests between runs for every measure, with corrected p-values."""
     from irbench.errors import StatsError
@@ -337,6 +350,7 @@ def compare_command(
             rel_level=rel_level,
             judged_only=judged_only,
             max_results=max_results,
+            engine=open_engine(engine, scheduler, workers, shard_size),
         )
         names = list(dict.fromkeys(table["run"]))
         if not complete and not force:

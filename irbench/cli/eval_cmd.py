@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import csv
-import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from irbench.cli.common import EvalFormat, dumps, fmt_value, user_errors, write_lines
+from irbench.cli.common import (
+    EngineName,
+    EngineOption,
+    EvalFormat,
+    SchedulerOption,
+    ShardSizeOption,
+    WorkersOption,
+    dumps,
+    fmt_value,
+    open_engine,
+    user_errors,
+    write_lines,
+)
 
 EXAMPLES = """
 [bold]Examples[/]
@@ -20,6 +31,8 @@ EXAMPLES = """
   irbench eval qrels.txt run.txt -m 'AP(rel=2)' -q --format jsonl
   zcat run.gz | irbench eval qrels.txt - -m nDCG@10 -c         [dim]# - reads the run from stdin[/]
   irbench eval qrels.txt huge.run.gz --stream --chunk-size 256M  [dim]# run larger than memory[/]
+  irbench eval qrels.txt runs/*.run -m AP --engine dask        [dim]# parallel on a local Dask cluster[/]
+  irbench eval qrels.txt runs/*.run -m AP --engine dask --scheduler tcp://10.0.0.5:8786
 
 Semantics are trec_eval 9.0.x: documents are ranked by score (descending), ties by document
 id (descending); the rank column is ignored. Queries the run lacks are skipped unless -c.
@@ -86,10 +99,14 @@ def eval_command(
         str,
         typer.Option(
             "--chunk-size",
-            help="With --stream: bytes read per chunk, e.g. 512k, 64M, 1G (binary units). "
+            help="With --stream: bytes read per chunk, e.g. 64MB, 256MiB or 1GB. "
             "Peak memory is a few times this plus the largest query.",
         ),
-    ] = "64M",
+    ] = "64MiB",
+    engine: EngineOption = EngineName.local,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
+    shard_size: ShardSizeOption = None,
 ) -> None:
     """Evaluate runs against qrels with trec_eval's exact semantics, fast."""
     from irbench.engine import Evaluator
@@ -109,30 +126,22 @@ def eval_command(
         if stream:
             from irbench.engine.streaming import score_stream
 
+            if engine is not EngineName.local:
+                raise typer.BadParameter(
+                    "--stream scores runs in this process; the Dask engine splits big runs "
+                    "into shards itself (--shard-size)",
+                    param_hint="--stream",
+                )
+            from irbench.engine.engines import parse_size
+
             size = parse_size(chunk_size)
             scores = [score_stream(ev, r, chunk_bytes=size) for r in runs]
         else:
-            scores = [ev.score(r) for r in runs]
+            with open_engine(engine, scheduler, workers, shard_size) as eng:
+                scores = eng.score_runs(ev, runs)
         for s, name in zip(scores, unique_run_names(runs, [s.run for s in scores]), strict=True):
             s.run = name
         _emit(scores, ev.measures, fmt, per_query, output)
-
-
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-
-
-def parse_size(text: str) -> int:
-    """Bytes in a size such as ``512k``, ``64M``, ``64MB``, ``1GiB`` or ``4096`` (binary units,
-    case-insensitive)."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", text, re.IGNORECASE)
-    size = int(float(match[1]) * _UNITS[match[2].lower()]) if match else 0
-    if size < 1:
-        raise typer.BadParameter(
-            f"{text!r} is not a size; use a number of bytes with an optional unit, e.g. 512k, "
-            "64M or 1G",
-            param_hint="--chunk-size",
-        )
-    return size
 
 
 def _emit(

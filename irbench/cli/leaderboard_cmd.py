@@ -9,7 +9,15 @@ from typing import Annotated
 
 import typer
 
-from irbench.cli.common import user_errors
+from irbench.cli.common import (
+    EngineName,
+    EngineOption,
+    SchedulerOption,
+    ShardSizeOption,
+    WorkersOption,
+    open_engine,
+    user_errors,
+)
 
 EXAMPLES = """
 [bold]Examples[/]
@@ -17,6 +25,7 @@ EXAMPLES = """
   irbench leaderboard qrels.txt runs/*.run -m nDCG@10 -m 'AP(rel=2)' --baseline bm25
   irbench leaderboard qrels.txt runs/*.run -m nDCG@10 -o board.html     [dim]# sortable page, charts[/]
   irbench leaderboard --spec beir.toml -o board.md                       [dim]# many datasets[/]
+  irbench leaderboard --spec beir.toml --engine dask --scheduler tcp://10.0.0.5:8786
 
 A spec file (TOML; paths relative to it):
 
@@ -97,6 +106,10 @@ def leaderboard_command(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")
     ] = None,
+    engine: EngineOption = EngineName.local,
+    scheduler: SchedulerOption = None,
+    workers: WorkersOption = None,
+    shard_size: ShardSizeOption = None,
 ) -> None:
     """Leaderboard of runs x measures with intervals, baseline tests and provenance (CSV,
     Markdown or a self-contained HTML page)."""
@@ -134,6 +147,7 @@ def leaderboard_command(
             alpha=alpha,
             ties=ties,
             force=force,
+            engine=open_engine(engine, scheduler, workers, shard_size),
         )
         kind = _format_for(output, fmt)
         text = {

@@ -30,6 +30,8 @@ from irbench.measures.spec import Measure, parse_measures
 if TYPE_CHECKING:
     import pandas as pd
 
+    from irbench.engine.engines import Engine
+
 __all__ = ["Evaluator", "PartialScores", "RunScores", "evaluate", "resolve_measures"]
 
 
@@ -106,6 +108,11 @@ class PartialScores:
         )
 
 
+def _source_of(run: Any) -> str:
+    """A run's path as a string, or ``"run"`` for an in-memory run."""
+    return str(run) if isinstance(run, str) or hasattr(run, "__fspath__") else "run"
+
+
 def _run_name(table: pa.Table, fallback: str) -> str:
     meta = table.schema.metadata or {}
     name = meta.get(RUN_NAME_KEY)
@@ -167,22 +174,37 @@ class Evaluator:
 
     def score(self, run: Any, name: str | None = None) -> RunScores:
         """Score one run (path, table, DataFrame, dict...) and return its per-query values."""
-        from irbench.io import read_run
-
-        return self.score_table(read_run(run, name=name), name=name, origin=run)
+        part, run_name = self.score_whole_part(run, name)
+        return self.finish(part, run_name)
 
     def score_table(
         self, table: pa.Table, *, name: str | None = None, origin: Any = None
     ) -> RunScores:
         """Score a run already read into a table; ``origin`` is where it was read from (a path
         lets a duplicate-document error name its lines)."""
-        is_path = isinstance(origin, str) or hasattr(origin, "__fspath__")
-        source = str(origin) if is_path else "run"
-        try:
-            part = self.score_part(table, source=source)
-        except DuplicateEntryError as exc:
-            raise _locate_duplicate(exc, origin, self.qrels) from None
+        source = _source_of(origin)
+        part = self.score_shard(table, source=source, run=origin)
         return self.finish(part, name or _run_name(table, source))
+
+    def score_whole_part(self, run: Any, name: str | None = None) -> tuple[PartialScores, str]:
+        """Read and score a whole run, stopping before :meth:`finish`: its
+        :class:`PartialScores` and its name (``name``, else the run tag, else the source).
+        What a Dask worker computes for one run; the client finishes it."""
+        from irbench.io import read_run
+
+        source = _source_of(run)
+        table = read_run(run, name=name)
+        return self.score_shard(table, source=source, run=run), name or _run_name(table, source)
+
+    def score_shard(
+        self, table: pa.Table, *, source: str = "run", run: Any = None
+    ) -> PartialScores:
+        """:meth:`score_part` that names a duplicate document's query and, when ``run`` is the
+        run's file, its physical lines."""
+        try:
+            return self.score_part(table, source=source)
+        except DuplicateEntryError as exc:
+            raise _locate_duplicate(exc, run, self.qrels) from None
 
     def score_part(self, table: pa.Table, *, source: str = "run") -> PartialScores:
         """Per-query values of a run table that may hold only some of the run's queries.
@@ -222,14 +244,21 @@ class Evaluator:
         return scores
 
     def evaluate(
-        self, runs: Any, *, per_query: bool = True, names: Sequence[str] | None = None
+        self,
+        runs: Any,
+        *,
+        per_query: bool = True,
+        names: Sequence[str] | None = None,
+        engine: Engine | str | None = None,
     ) -> pa.Table:
-        """Score every run; one row per run, measure and query, plus ``query_id == "all"`` rows."""
+        """Score every run; one row per run, measure and query, plus ``query_id == "all"`` rows.
+        ``engine``: where to score (``"local"``, ``"dask"`` or an engine object)."""
+        from irbench.engine.engines import resolve_engine
+
         run_list = _as_run_list(runs)
-        tables = []
-        for i, run in enumerate(run_list):
-            scores = self.score(run, name=names[i] if names else None)
-            tables.append(results_table(scores, per_query=per_query))
+        with resolve_engine(engine) as eng:
+            all_scores = eng.score_runs(self, run_list, list(names) if names else None)
+        tables = [results_table(s, per_query=per_query) for s in all_scores]
         return pa.concat_tables(tables) if tables else RESULTS_SCHEMA.empty_table()
 
 
@@ -320,6 +349,7 @@ def evaluate(
     complete: bool = False,
     per_query: bool = True,
     output: str = "arrow",
+    engine: Engine | str | None = None,
 ) -> pa.Table | pd.DataFrame:
     """Evaluate one or many runs with trec_eval 9.0.x semantics.
 
@@ -337,6 +367,10 @@ def evaluate(
         Include per-query rows; the aggregate rows (``query_id == "all"``) are always there.
     output:
         ``"arrow"`` (a ``pyarrow.Table``) or ``"pandas"``.
+    engine:
+        Where runs are scored: ``"local"`` (default, this process), ``"dask"`` (a local Dask
+        cluster, needs ``irbench-eval[dask]``) or an engine object such as
+        ``irbench.distributed.DaskEngine(client)``. The numbers are identical.
 
     Returns
     -------
@@ -359,7 +393,7 @@ def evaluate(
         max_results=max_results,
         complete=complete,
     )
-    table = ev.evaluate(runs, per_query=per_query)
+    table = ev.evaluate(runs, per_query=per_query, engine=engine)
     if output == "pandas":
         return table.to_pandas()
     if output != "arrow":

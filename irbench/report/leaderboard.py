@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from irbench.errors import ComparabilityError, InputFormatError
-from irbench.report.diagnostics import TieReport, tie_report
+from irbench.report.diagnostics import TieReport
 from irbench.report.scoring import Conditions, DatasetScores, check_same_queries, score_dataset
 
 __all__ = [
@@ -274,9 +274,13 @@ def build_leaderboard(
     seed: int = 0,
     ties: bool = True,
     force: bool = False,
+    engine: Any = None,
 ) -> Leaderboard:
-    """Score every dataset's runs and build the :class:`Leaderboard` (see :func:`leaderboard`)."""
+    """Score every dataset's runs and build the :class:`Leaderboard` (see :func:`leaderboard`);
+    ``engine`` scores the runs (see :func:`irbench.engine.engines.resolve_engine`)."""
     import pandas as pd
+
+    from irbench.engine.engines import resolve_engine
 
     if not datasets:
         raise InputFormatError("no dataset to evaluate")
@@ -284,29 +288,37 @@ def build_leaderboard(
     tie_reports: dict[tuple[str, str, str], TieReport] = {}
     rows: list[dict[str, Any]] = []
     seen: dict[str, str] = {}
-    for spec in datasets:
-        ds = score_dataset(
-            spec.qrels, spec.runs, measures, conditions=conditions, names=spec.names, name=spec.name
-        )
-        if ds.name in seen:
-            raise ComparabilityError(f"two datasets are named {ds.name!r}")
-        if ds.qrels_sha256 in seen.values() and not force:
-            other = next(k for k, v in seen.items() if v == ds.qrels_sha256)
-            raise ComparabilityError(
-                f"datasets {other!r} and {ds.name!r} have the same qrels: averaging them would "
-                "count one dataset twice (--force to allow)"
+    with resolve_engine(engine) as eng:  # one cluster for every dataset
+        for spec in datasets:
+            ds = score_dataset(
+                spec.qrels,
+                spec.runs,
+                measures,
+                conditions=conditions,
+                names=spec.names,
+                name=spec.name,
+                engine=eng,
+                ties=ties,
             )
-        seen[ds.name] = ds.qrels_sha256
-        check_same_queries(ds, force=force)
-        base = _resolve_baseline(ds, baseline) if baseline is not None else None
-        if ties:
-            for run in ds.runs:
-                for tr in tie_report(ds.evaluator, run.table, run.name, base=run.scores):
-                    tie_reports[(ds.name, run.name, tr.measure)] = tr
-        rows += _dataset_rows(
-            ds, base, test=test, correction=correction, alpha=alpha, seed=seed, ties=tie_reports
-        )
-        scored.append(ds)
+            if ds.name in seen:
+                raise ComparabilityError(f"two datasets are named {ds.name!r}")
+            if ds.qrels_sha256 in seen.values() and not force:
+                other = next(k for k, v in seen.items() if v == ds.qrels_sha256)
+                raise ComparabilityError(
+                    f"datasets {other!r} and {ds.name!r} have the same qrels: averaging them would "
+                    "count one dataset twice (--force to allow)"
+                )
+            seen[ds.name] = ds.qrels_sha256
+            check_same_queries(ds, force=force)
+            base = _resolve_baseline(ds, baseline) if baseline is not None else None
+            if ties:
+                for run in ds.runs:
+                    for tr in run.ties or ():
+                        tie_reports[(ds.name, run.name, tr.measure)] = tr
+            rows += _dataset_rows(
+                ds, base, test=test, correction=correction, alpha=alpha, seed=seed, ties=tie_reports
+            )
+            scored.append(ds)
     if len(scored) > 1:
         rows += _average_rows(scored, alpha)
     table = pd.DataFrame(rows, columns=list(COLUMNS))
@@ -332,6 +344,7 @@ def leaderboard(
     ties: bool = True,
     force: bool = False,
     output: str = "pandas",
+    engine: Any = None,
 ) -> Any:
     """Leaderboard table: one row per dataset, run and measure (columns :data:`COLUMNS`).
 
@@ -342,7 +355,8 @@ def leaderboard(
     :func:`irbench.stats.compare_per_query` (``test``, ``correction`` over each dataset's
     rows). ``tie_low``/``tie_high`` bound the value over tie orders. Runs scored on different
     query sets are refused (:class:`~irbench.errors.ComparabilityError`) unless ``complete``
-    or ``force``. ``output``: ``"pandas"`` or ``"arrow"``.
+    or ``force``. ``output``: ``"pandas"`` or ``"arrow"``. ``engine``: where runs are scored
+    (``"local"``, ``"dask"`` or an engine object; see :func:`irbench.evaluate`).
     """
     cond = Conditions(
         rel_level=rel_level, judged_only=judged_only, max_results=max_results, complete=complete
@@ -368,6 +382,7 @@ def leaderboard(
         alpha=alpha,
         ties=ties,
         force=force,
+        engine=engine,
     )
     if output == "arrow":
         import pyarrow as pa

@@ -6,7 +6,8 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -74,11 +75,15 @@ class Conditions:
 
 @dataclass
 class ScoredRun:
+    """A run's scores with its provenance. ``table`` is the run itself, kept when it was scored
+    in this process (``None`` from a remote engine); ``ties`` its tie reports when asked for."""
+
     name: str
     source: str
     sha256: str
     scores: Any  # irbench.engine.RunScores
-    table: pa.Table = field(repr=False)
+    table: pa.Table | None = field(repr=False)
+    ties: list[Any] | None = field(default=None, repr=False)  # irbench.report.diagnostics.TieReport
 
     def per_query(self, measure: Any) -> dict[str, float]:
         qids = self.scores.query_ids.to_pylist()
@@ -131,6 +136,22 @@ def _source(x: Any) -> str:
     return os.fspath(x) if isinstance(x, (str, os.PathLike)) else type(x).__name__
 
 
+def _score_run(ev: Any, run: Any, name: str | None, *, ties: bool, keep_table: bool) -> ScoredRun:
+    """Score one run with its SHA-256 (and tie reports): one engine task."""
+    from irbench.io import read_run
+
+    table = read_run(run)
+    scores = ev.score_table(table, origin=run)
+    reports = None
+    if ties:
+        from irbench.report.diagnostics import tie_report
+
+        reports = tie_report(ev, table, scores.run, base=scores)
+    return ScoredRun(
+        scores.run, _source(run), run_sha256(table), scores, table if keep_table else None, reports
+    )
+
+
 def score_dataset(
     qrels: Any,
     runs: Sequence[Any],
@@ -139,11 +160,16 @@ def score_dataset(
     conditions: Conditions | None = None,
     names: Sequence[str] | None = None,
     name: str | None = None,
+    engine: Any = None,
+    ties: bool = False,
 ) -> DatasetScores:
-    """Bind ``qrels`` once, score every run; runs named ``names``, else as ``irbench eval``."""
+    """Bind ``qrels`` once, score every run; runs named ``names``, else as ``irbench eval``.
+
+    ``engine`` (an :class:`irbench.engine.engines.Engine`, default local) scores the runs, with
+    their tie reports if ``ties``; a remote engine does not bring the run tables back."""
     from irbench.engine import Evaluator
+    from irbench.engine.engines import resolve_engine
     from irbench.engine.naming import unique_run_names
-    from irbench.io import read_run
 
     cond = conditions or Conditions()
     ev = Evaluator(
@@ -155,11 +181,10 @@ def score_dataset(
         complete=cond.complete,
         compat=cond.compat,
     )
-    scored = []
-    for run in runs:
-        table = read_run(run)
-        scores = ev.score_table(table, origin=run)
-        scored.append(ScoredRun(scores.run, _source(run), run_sha256(table), scores, table))
+    eng = resolve_engine(engine)
+    task = partial(_score_run, ties=ties, keep_table=not eng.remote)
+    with eng:
+        scored = eng.map_runs(ev, list(runs), task)
     if names is not None:
         if len(names) != len(scored):
             raise ValueError(f"got {len(names)} names for {len(scored)} runs")
@@ -171,6 +196,8 @@ def score_dataset(
     for s, n in zip(scored, final, strict=True):
         s.name = n
         s.scores.run = n
+        if s.ties is not None:
+            s.ties = [replace(tr, run=n) for tr in s.ties]
     qsrc = _source(qrels)
     return DatasetScores(
         name=name or _dataset_name(qsrc),

@@ -349,11 +349,13 @@ def evaluate_per_query(
     rel_level: int = 1,
     judged_only: bool = False,
     max_results: int | None = None,
+    engine: Any = None,
 ) -> Any:
     """Per-query pandas table of ``runs`` via :class:`irbench.engine.Evaluator`, uniquely named.
 
     Names: ``names`` if given, else the run tags when distinct, else the file names (as
-    ``irbench eval`` does). Measures are reported in canonical form (``nDCG@10``).
+    ``irbench eval`` does). Measures are reported in canonical form (``nDCG@10``). ``engine``
+    scores the runs (``"local"`` default, ``"dask"`` or an engine object).
     """
     import pandas as pd
 
@@ -368,7 +370,10 @@ def evaluate_per_query(
         max_results=max_results,
         complete=complete,
     )
-    scores = [ev.score(r) for r in runs]
+    from irbench.engine.engines import resolve_engine
+
+    with resolve_engine(engine) as eng:
+        scores = eng.score_runs(ev, list(runs))
     if names is not None:
         if len(names) != len(scores):
             raise StatsError(f"got {len(names)} names for {len(scores)} runs")
@@ -402,6 +407,7 @@ def compare(
     family: Literal["all", "measure"] = "all",
     ci: str = "t",
     power: float = 0.8,
+    engine: Any = None,
 ) -> Any:
     """Evaluate ``runs`` against ``qrels`` and compare them; returns a pandas DataFrame.
 
@@ -409,7 +415,8 @@ def compare(
     ``complete=False`` the tests use the queries every run retrieved for (intersection), with
     ``complete=True`` (trec_eval ``-c``) every qrels query, missing ones scored 0. Runs are
     named ``names``, else by their run tags when distinct, else by file name; ``baseline`` is
-    one of those names. Other parameters: :func:`compare_per_query`.
+    one of those names. ``engine`` scores the runs (``"local"`` default, ``"dask"`` or an
+    engine object; the numbers are identical). Other parameters: :func:`compare_per_query`.
 
     Examples
     --------
@@ -426,6 +433,7 @@ def compare(
         rel_level=rel_level,
         judged_only=judged_only,
         max_results=max_results,
+        engine=engine,
     )
     return compare_per_query(
         table,
