@@ -48,14 +48,25 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cache")
 
 
+class LocalRuns:
+    """The local engine's Vaswani runs, made on first use (they also build the cached
+    indexes the query shards load)."""
+
+    def __init__(self, cache: Path) -> None:
+        self.cache = cache
+        self.paths: dict[str, Path] = {}
+
+    def __getitem__(self, ranker: str) -> Path:
+        if ranker not in self.paths:
+            out = self.cache / f"local-{ranker}.run"
+            run_ranker(ranker, dataset="vaswani", output=out, cache_dir=self.cache)
+            self.paths[ranker] = out
+        return self.paths[ranker]
+
+
 @pytest.fixture(scope="module")
-def local_runs(cache: Path) -> dict[str, Path]:
-    """The local engine's Vaswani runs (they also build the cached indexes the query shards use)."""
-    out = {}
-    for ranker in ("bm25", "dense"):
-        out[ranker] = cache / f"local-{ranker}.run"
-        run_ranker(ranker, dataset="vaswani", output=out[ranker], cache_dir=cache)
-    return out
+def local_runs(cache: Path) -> LocalRuns:
+    return LocalRuns(cache)
 
 
 def _dask_run(ranker: str, cache: Path, address: str, shard: str, shards: int) -> Path:
@@ -67,24 +78,26 @@ def _dask_run(ranker: str, cache: Path, address: str, shard: str, shards: int) -
 
 @pytest.mark.parametrize("ranker", ["bm25", "dense"])
 def test_query_shards_write_the_local_run(
-    ranker: str, cache: Path, address: str, local_runs: dict[str, Path]
+    ranker: str, cache: Path, address: str, local_runs: LocalRuns
 ) -> None:
+    local = local_runs[ranker]
     out = _dask_run(ranker, cache, address, "queries", 3)
-    assert out.read_bytes() == local_runs[ranker].read_bytes()
+    assert out.read_bytes() == local.read_bytes()
     meta = json.loads(metadata_path(out).read_text())
     assert meta["engine"] == "dask"
     assert meta["layout"]["shard"] == "queries" and meta["layout"]["shards"] == 3
     assert meta["layout"]["ranges"] == [[0, 31], [31, 62], [62, 93]]
     assert meta["layout"]["workers"] == 2
-    assert json.loads(metadata_path(local_runs[ranker]).read_text())["engine"] == "local"
+    assert json.loads(metadata_path(local).read_text())["engine"] == "local"
 
 
 @pytest.mark.parametrize("ranker", ["bm25", "dense"])
 def test_corpus_shards_write_the_local_run(
-    ranker: str, cache: Path, address: str, local_runs: dict[str, Path]
+    ranker: str, cache: Path, address: str, local_runs: LocalRuns
 ) -> None:
+    local = local_runs[ranker]
     out = _dask_run(ranker, cache, address, "corpus", 3)
-    assert out.read_bytes() == local_runs[ranker].read_bytes()
+    assert out.read_bytes() == local.read_bytes()
     layout = json.loads(metadata_path(out).read_text())["layout"]
     assert layout["shard"] == "corpus" and layout["ranges"][-1] == [7619, 11429]
 
@@ -108,8 +121,9 @@ def test_failed_shard_names_it_and_writes_nothing(
 
 
 def test_cli_corpus_shards_on_an_existing_scheduler(
-    cache: Path, address: str, local_runs: dict[str, Path]
+    cache: Path, address: str, local_runs: LocalRuns
 ) -> None:
+    local = local_runs["bm25"]
     out = cache / "cli-bm25.run"
     result = CliRunner().invoke(
         app,
@@ -117,7 +131,7 @@ def test_cli_corpus_shards_on_an_existing_scheduler(
          "--shard", "corpus", "--shards", "2", "-o", str(out), "--cache-dir", str(cache), "-q"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert out.read_bytes() == local_runs["bm25"].read_bytes()
+    assert out.read_bytes() == local.read_bytes()
     assert "2 corpus shards on dask" in result.output
 
 
@@ -159,4 +173,3 @@ def test_import_irbench_does_not_import_dask() -> None:
         "sys.exit('distributed' in sys.modules or 'dask' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
-

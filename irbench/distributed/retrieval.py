@@ -122,6 +122,11 @@ def gather_shards(
         with progress.task(description, total=len(futures)) as task:
             for future in as_completed(futures):
                 i = position[future.key]
+                if future.status == "cancelled":
+                    raise DistributedError(
+                        f"{labels[i]} was cancelled on the cluster (scheduler restarted or "
+                        "the client lost its connection?); the run was not written"
+                    )
                 if future.status != "finished":
                     exc = future.exception()
                     raise DistributedError(

@@ -31,7 +31,8 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -351,6 +352,37 @@ def flat_search(index: Any, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np
     ``k + 1``-th score equals its *k*-th (duplicate documents) is searched again with twice
     the depth until the tie is covered, and its tied rows are taken in position order.
     """
+    if len(vectors) > _CHUNK:
+        parts = [
+            flat_search(index, vectors[i : i + _CHUNK], k) for i in range(0, len(vectors), _CHUNK)
+        ]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    with _batch_independent_scores():
+        return _flat_search(index, vectors, k)
+
+
+@contextmanager
+def _batch_independent_scores() -> Iterator[None]:
+    """Make faiss compute every inner product on its own (SIMD), never through BLAS.
+
+    Above ``faiss.cvar.distance_compute_blas_threshold`` (128,000 in faiss-cpu 1.15.1; the
+    size it is compared with grows with the query block) faiss scores a block of queries with
+    one sgemm, and BLAS tiles the block in a way that depends on its size: the same (query,
+    document) pair scored in a call of 930 queries and in one of 465 differed in the last bit
+    (7e-7; Vaswani, static encoder). A run must not depend on how its queries are batched or
+    sharded, so flat search raises the threshold to the largest int for the call (queries go
+    in blocks of at most ``_CHUNK``), which keeps faiss on its per-pair kernel.
+    """
+    cvar = _faiss().cvar
+    saved = cvar.distance_compute_blas_threshold
+    cvar.distance_compute_blas_threshold = 2**31 - 1
+    try:
+        yield
+    finally:
+        cvar.distance_compute_blas_threshold = saved
+
+
+def _flat_search(index: Any, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     n = int(index.ntotal)
     k = min(int(k), n)
     if k >= n or len(vectors) == 0:
