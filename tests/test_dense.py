@@ -450,3 +450,48 @@ def test_openmp_threads_sleep_unless_the_user_chose() -> None:
     late: dict[str, str] = {}
     idle_openmp_threads_sleep(late, {"faiss": object()})  # libgomp already read it: no effect
     assert late == {}
+
+
+def test_flat_search_scores_do_not_depend_on_the_query_batch() -> None:
+    """faiss's BLAS path tiles a query block by its size; flat_search never takes it, so the
+    Dask engine's query shards (and any batching) give the same bits."""
+    import faiss
+
+    from irbench.rankers.dense import flat_search
+
+    rng = np.random.default_rng(3)
+    docs = rng.normal(size=(5000, 256)).astype(np.float32)
+    docs /= np.linalg.norm(docs, axis=1, keepdims=True)
+    queries = rng.normal(size=(600, 256)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    index = faiss.IndexFlatIP(256)
+    index.add(docs)
+    threshold = faiss.cvar.distance_compute_blas_threshold
+    whole = flat_search(index, queries, 100)
+    for size in (300, 7):
+        parts = [flat_search(index, queries[i : i + size], 100) for i in range(0, 600, size)]
+        assert np.array_equal(whole[0], np.concatenate([p[0] for p in parts]))
+        assert np.array_equal(whole[1], np.concatenate([p[1] for p in parts]))
+    assert faiss.cvar.distance_compute_blas_threshold == threshold  # restored
+
+
+def test_flat_search_keeps_the_lowest_positions_among_ties_at_the_cut() -> None:
+    import faiss
+
+    from irbench.rankers.dense import flat_search
+
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(50, 8)).astype(np.float32)
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    docs = base[rng.integers(0, 50, size=3000)]  # ~60 copies of each vector: ties everywhere
+    queries = (base[rng.integers(0, 50, size=25)] + 0.01).astype(np.float32)
+    index = faiss.IndexFlatIP(8)
+    index.add(docs)
+    every_scores, every_pos = index.search(queries, 3000)
+    for k in (7, 100, 500):
+        _, positions = flat_search(index, queries, k)
+        for row in range(len(queries)):
+            full = np.empty(3000, np.float32)
+            full[every_pos[row]] = every_scores[row]
+            want = np.lexsort((np.arange(3000), -full))[:k]
+            assert set(positions[row]) == set(want)

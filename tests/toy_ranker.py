@@ -92,3 +92,16 @@ class Toy(RankerBase):
             for q, w in zip(pairs.column("query_id").to_pylist(), words, strict=True)
         ]
         return np.array([0.0 if s == float("-inf") else s for s in out])
+
+
+@dataclass
+class FailingToy(Toy):
+    """A :class:`Toy` whose retrieval fails on any query text containing ``FAIL`` (tests of
+    the Dask engine's shard errors; the class must be importable on the workers)."""
+
+    name: ClassVar[str] = "toy-fail"
+
+    def retrieve(self, queries: pa.Table, k: int, progress: Progress = NULL_PROGRESS) -> pa.Table:
+        if any("FAIL" in t for t in queries.column("text").to_pylist()):
+            raise RuntimeError("disk on fire")
+        return super().retrieve(queries, k, progress)

@@ -24,6 +24,8 @@ EXAMPLES = """
   irbench run rrf --input runs/vaswani-bm25.run --input runs/vaswani-dense.run
   irbench run combmnz -i a.run -i b.run -p norm=zscore -p weights=0.7,0.3
   irbench run --list                                          [dim]# rankers and their parameters[/]
+  irbench run bm25 -d vaswani --engine dask --workers 4       [dim]# query shards, local cluster[/]
+  irbench run dense -d vaswani --engine dask --scheduler tcp://host:8786 --shard corpus
 
 Rankers index the dataset's corpus once; the index is cached under
 qrels_cache/indexes/ (or --cache-dir) and rebuilt only when the corpus or an index
@@ -31,6 +33,17 @@ parameter changes. Each run file gets a sidecar RUN.meta.json recording the rank
 parameters, the dataset, input fingerprints, the irbench version and the wall time.
 Fusion (rrf, combsum, combmnz) takes two or more --input runs; parameters: rrf_k (60),
 norm (minmax|zscore|sum|none), weights (comma-separated), depth (use each run's top n).
+
+[bold]Dask engine[/] (pip install 'irbench-eval\\[dask]'): --engine dask retrieves on a Dask
+cluster, an existing one (--scheduler ADDRESS or a scheduler .json file) or a local one of
+--workers processes, and writes the same run file as the local engine, byte for byte.
+--shard queries (default) splits the queries: the cached index is loaded once per worker,
+so its folder (--cache-dir) must be on a filesystem the workers share. --shard corpus
+(bm25, dense with index_type=flat) splits the corpus: each worker indexes its document
+range from the cached corpus (again a shared folder), every query is searched on every
+shard and the shards' top k are merged exactly. --shards N sets the number of shards
+(default one per worker). A failed shard fails the command, naming the shard; no run file
+is written. The .meta.json sidecar records the engine and the shard layout.
 """
 
 
@@ -168,6 +181,36 @@ def run_command(
         bool, typer.Option("--offline", help="Never download (IRBENCH_OFFLINE=1).")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine", help="local (this process, default) or dask (a Dask cluster; see below)."
+        ),
+    ] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Dask scheduler address (tcp://host:8786) or scheduler file (.json); "
+            "default: start a local cluster.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="Worker processes of the local cluster (default: cores)."),
+    ] = None,
+    shard: Annotated[
+        str,
+        typer.Option(
+            "--shard",
+            help="What to split across workers: queries (each loads the whole index) or "
+            "corpus (each indexes a document range; bm25 and flat dense).",
+        ),
+    ] = "queries",
+    shards: Annotated[
+        int | None,
+        typer.Option("--shards", help="Number of shards (default: one per worker)."),
+    ] = None,
     list_: Annotated[bool, typer.Option("--list", help="List rankers and parameters.")] = False,
 ) -> None:
     """Make a run file: retrieve with a ranker, re-rank a run, or fuse runs.
@@ -186,7 +229,10 @@ def run_command(
         if not ranker:
             raise RankerError("name a ranker (irbench run --list shows them)")
         params = _parse_params(param or [])
+        dask = _dask_options(engine, scheduler, workers, shard, shards)
         if ranker in FUSION:
+            if dask is not None:
+                raise RankerError(f"{ranker} fuses run files locally: leave out --engine dask")
             result = _fuse(ranker, params, inputs or [], k, output, name)
         else:
             if inputs:
@@ -212,16 +258,48 @@ def run_command(
                     cache_dir=cache_dir,
                     offline=True if offline else None,
                     progress=progress,
+                    dask=dask,
                 )
         meta = result.metadata
         for event in result.events:
             console.print(f"[dim]{event}[/]", soft_wrap=True)
         where = str(result.path) if result.path is not None else "stdout"
+        layout = meta.get("layout")
+        on = f", {layout['shards']} {layout['shard']} shards on dask" if layout else ""
         console.print(
             f"wrote {where}: {meta['queries']:,} queries, {meta['rows']:,} rows "
-            f"({meta['ranker']}, {meta['wall_time_s']:.2f} s)",
+            f"({meta['ranker']}{on}, {meta['wall_time_s']:.2f} s)",
             soft_wrap=True,
         )
+
+
+def _dask_options(
+    engine: str, scheduler: str | None, workers: int | None, shard: str, shards: int | None
+) -> Any:
+    """A :class:`~irbench.distributed.retrieval.DaskRetrieval` for ``--engine dask``, else None."""
+    from irbench.errors import RankerError
+
+    if engine == "local":
+        given = [
+            name
+            for name, value in (
+                ("--scheduler", scheduler),
+                ("--workers", workers),
+                ("--shards", shards),
+                ("--shard", None if shard == "queries" else shard),
+            )
+            if value is not None
+        ]
+        if given:
+            raise RankerError(f"{', '.join(given)} need --engine dask (the engine is local)")
+        return None
+    if engine != "dask":
+        raise RankerError(f"--engine must be local or dask, got {engine!r}")
+    from irbench.distributed.cluster import require_distributed
+    from irbench.distributed.retrieval import DaskRetrieval
+
+    require_distributed()
+    return DaskRetrieval(scheduler=scheduler, workers=workers, shard=shard, shards=shards)
 
 
 def _fuse(

@@ -150,12 +150,18 @@ def document_text(batch: pa.RecordBatch | pa.Table) -> pa.Array:
     return single_chunk(pc.utf8_trim_whitespace(joined))
 
 
-def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def top_k(
+    scores: np.ndarray, k: int, *, ties_from: float = -np.inf
+) -> tuple[np.ndarray, np.ndarray]:
     """Row-wise top *k* of a 2-D score matrix: ``(indices, values)``, best first.
 
-    Uses ``argpartition`` then sorts only the *k* survivors. Among equal scores at the cut the
-    choice is arbitrary but deterministic; the final order of a run is trec_eval's
-    (score descending, doc id descending) whatever order rows come in.
+    The top *k* of a row are its first *k* columns in the order (score descending, column
+    ascending): among equal scores at the cut the lowest columns are kept. That rule makes the
+    result of a corpus split into column shards, each cut to its own top *k*, merge exactly
+    into the whole matrix's (:mod:`irbench.distributed.retrieval`). Rows whose cut score is
+    at most *ties_from* keep an arbitrary choice among their tied columns (the caller drops
+    such scores, as BM25 drops zeros). Uses ``argpartition`` then sorts only the *k* survivors;
+    a row with a tie across the cut is fixed by one scan of that row.
     """
     n_rows, n_cols = scores.shape
     k = min(k, n_cols)
@@ -164,10 +170,18 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         return empty.astype(np.int64), empty
     if k < n_cols:
         part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        vals = np.take_along_axis(scores, part, axis=1)
+        cut = vals.min(axis=1)
+        straddles = (cut > ties_from) & ((scores >= cut[:, None]).sum(axis=1) > k)
+        for row in np.flatnonzero(straddles):
+            above = np.flatnonzero(scores[row] > cut[row])
+            tied = np.flatnonzero(scores[row] == cut[row])[: k - len(above)]
+            part[row] = np.concatenate([above, tied])
+            vals[row] = scores[row, part[row]]
     else:
         part = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols))
-    vals = np.take_along_axis(scores, part, axis=1)
-    order = np.argsort(-vals, axis=1, kind="stable")
+        vals = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -vals), axis=1)
     return np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
 
 

@@ -174,17 +174,7 @@ class BM25(RankerBase):
     def query_matrix(self, texts: pa.Array | pa.ChunkedArray) -> sp.csr_matrix:
         """Query × term matrix of term counts (repeated terms add; unknown terms dropped)."""
         index = self._require_index()
-        analyzed = self.analyzer().analyze(texts)
-        term_of_code = index.term_ids(analyzed.vocab)
-        terms = term_of_code[analyzed.codes]
-        known = terms >= 0
-        rows = analyzed.text_of_token()[known]
-        matrix = sp.coo_matrix(
-            (np.ones(len(rows), self.dtype), (rows, terms[known])),
-            shape=(len(analyzed), index.n_terms),
-        ).tocsr()
-        matrix.sum_duplicates()
-        return matrix
+        return query_term_matrix(self.analyzer(), texts, index.vocab, np.dtype(self.dtype))
 
     def retrieve(self, queries: pa.Table, k: int, progress: Progress = NULL_PROGRESS) -> pa.Table:
         """The top *k* documents of each query (``query_id``, ``text``), best first."""
@@ -201,7 +191,7 @@ class BM25(RankerBase):
             for start in range(0, n_queries if k > 0 else 0, block):
                 stop = min(start + block, n_queries)
                 dense = (query_terms[start:stop] @ weights).toarray()
-                found[start:stop], values = top_k(dense, k)
+                found[start:stop], values = top_k(dense, k, ties_from=0.0)
                 scores[start:stop] = np.where(values > 0, values, -np.inf)
                 task.advance(stop - start)
         return run_from_topk(queries.column("query_id"), index.doc_ids, found, scores)
@@ -262,32 +252,76 @@ def lucene_length(lengths: np.ndarray) -> np.ndarray:
     return np.where(n < 24, n, 24 + ((x >> shift) << shift))
 
 
+def query_term_matrix(
+    analyzer: Analyzer, texts: pa.Array | pa.ChunkedArray, vocab: pa.Array, dtype: np.dtype
+) -> sp.csr_matrix:
+    """Query × term counts over the term list *vocab* (repeated terms add; unknown dropped)."""
+    analyzed = analyzer.analyze(texts)
+    term_of_code = to_numpy(pc.index_in(analyzed.vocab, value_set=vocab), null=-1)
+    terms = term_of_code.astype(np.int64)[analyzed.codes]
+    known = terms >= 0
+    rows = analyzed.text_of_token()[known]
+    matrix = sp.coo_matrix(
+        (np.ones(len(rows), dtype), (rows, terms[known])),
+        shape=(len(analyzed), len(vocab)),
+    ).tocsr()
+    matrix.sum_duplicates()
+    return matrix
+
+
 def _weight_matrix(
     index: InvertedIndex, k1: float, b: float, lucene_norms: bool, dtype: np.dtype
 ) -> sp.csr_matrix:
-    df = index.df()
-    n = index.doc_count
-    idf = np.log1p((n - df + 0.5) / (df + 0.5))
-    lengths = np.asarray(index.doc_lengths, dtype=np.int64)
-    if lucene_norms:
-        lengths = lucene_length(lengths)
-    norm = k1 * (1.0 - b + b * lengths / index.avgdl)  # per document
-    indptr = np.asarray(index.indptr)
-    values = np.empty(int(indptr[-1]), dtype=dtype)
-    first = 0
-    while first < index.n_terms:  # blocks of whole terms, ~_WEIGHT_BLOCK postings each
-        last = int(np.searchsorted(indptr, indptr[first] + _WEIGHT_BLOCK, side="right")) - 1
-        last = min(max(last, first + 1), index.n_terms)
-        lo, hi = int(indptr[first]), int(indptr[last])
-        tf = np.asarray(index.postings_tf[lo:hi], dtype=np.float64)
-        idf_of = np.repeat(idf[first:last], df[first:last])
-        values[lo:hi] = idf_of * tf / (tf + norm[index.postings_doc[lo:hi]])
-        first = last
+    values = weight_values(
+        index.indptr, index.postings_doc, index.postings_tf, index.doc_lengths, index.df(),
+        index.doc_count, index.avgdl, k1, b, lucene_norms, dtype,
+    )  # fmt: skip
     return sp.csr_matrix(
-        (values, index.postings_doc, indptr),
+        (values, index.postings_doc, np.asarray(index.indptr)),
         shape=(index.n_terms, index.n_docs),
         copy=False,
     )
+
+
+def weight_values(
+    indptr: np.ndarray,
+    postings_doc: np.ndarray,
+    postings_tf: np.ndarray,
+    doc_lengths: np.ndarray,
+    df: np.ndarray,
+    doc_count: int,
+    avgdl: float,
+    k1: float,
+    b: float,
+    lucene_norms: bool,
+    dtype: np.dtype,
+) -> np.ndarray:
+    """The BM25 weight of every posting of a term-major CSR of term frequencies.
+
+    *df*, *doc_count* (*N*) and *avgdl* are the collection's statistics: a corpus shard passes
+    the whole corpus's (its terms' global document frequencies), so its weights equal the
+    whole index's bit for bit.
+    """
+    n = doc_count
+    idf = np.log1p((n - df + 0.5) / (df + 0.5))
+    lengths = np.asarray(doc_lengths, dtype=np.int64)
+    if lucene_norms:
+        lengths = lucene_length(lengths)
+    norm = k1 * (1.0 - b + b * lengths / avgdl)  # per document
+    indptr = np.asarray(indptr)
+    n_terms = len(indptr) - 1
+    per_term = np.diff(indptr)
+    values = np.empty(int(indptr[-1]), dtype=dtype)
+    first = 0
+    while first < n_terms:  # blocks of whole terms, ~_WEIGHT_BLOCK postings each
+        last = int(np.searchsorted(indptr, indptr[first] + _WEIGHT_BLOCK, side="right")) - 1
+        last = min(max(last, first + 1), n_terms)
+        lo, hi = int(indptr[first]), int(indptr[last])
+        tf = np.asarray(postings_tf[lo:hi], dtype=np.float64)
+        idf_of = np.repeat(idf[first:last], per_term[first:last])
+        values[lo:hi] = idf_of * tf / (tf + norm[postings_doc[lo:hi]])
+        first = last
+    return values
 
 
 def _positions(values: pa.Array | pa.ChunkedArray, keys: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -31,7 +31,8 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -45,7 +46,7 @@ from irbench.rankers._npy import NpyAppender
 from irbench.rankers.base import NULL_PROGRESS, Progress, RankerBase, document_text, run_from_topk
 from irbench.rankers.encoders import Encoder, forward_to, get_encoder
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "Dense"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "Dense", "flat_search"]
 
 _log = logging.getLogger("irbench.rankers.dense")
 
@@ -291,10 +292,11 @@ class Dense(RankerBase):
             index.hnsw.efSearch = max(self.ef_search, k)
         scores = np.empty((len(vectors), k), dtype=np.float32)
         positions = np.empty((len(vectors), k), dtype=np.int64)
+        search = flat_search if self.index_type == "flat" else _plain_search
         with progress.task("dense: searching", total=len(vectors)) as task:
             for start in range(0, len(vectors), _CHUNK):
                 stop = min(start + _CHUNK, len(vectors))
-                scores[start:stop], positions[start:stop] = index.search(vectors[start:stop], k)
+                scores[start:stop], positions[start:stop] = search(index, vectors[start:stop], k)
                 task.advance(stop - start)
         return run_from_topk(query_ids, doc_ids, positions, scores)
 
@@ -336,6 +338,75 @@ class Dense(RankerBase):
             d = np.asarray(d_vectors[d_of_pair[start:stop]], dtype=np.float32)
             scores[start:stop] = np.einsum("ij,ij->i", q, d)
         return scores
+
+
+def flat_search(index: Any, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top *k* of a faiss flat index: ``(scores, positions)``, ties at the cut broken by
+    position (the lowest rows of the index are kept), so the result is a function of the
+    scores alone.
+
+    faiss's own choice among equal scores at the cut depends on its heap (neither the lowest
+    nor the highest ids once *k* exceeds a few dozen), which would make a corpus split into
+    shards merge to a different run. Here ``k + 1`` neighbours are asked for; a query whose
+    ``k + 1``-th score equals its *k*-th (duplicate documents) is searched again with twice
+    the depth until the tie is covered, and its tied rows are taken in position order.
+    """
+    if len(vectors) > _CHUNK:
+        parts = [
+            flat_search(index, vectors[i : i + _CHUNK], k) for i in range(0, len(vectors), _CHUNK)
+        ]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    with _batch_independent_scores():
+        return _flat_search(index, vectors, k)
+
+
+@contextmanager
+def _batch_independent_scores() -> Iterator[None]:
+    """Make faiss compute every inner product on its own (SIMD), never through BLAS.
+
+    Above ``faiss.cvar.distance_compute_blas_threshold`` (128,000 in faiss-cpu 1.15.1; the
+    size it is compared with grows with the query block) faiss scores a block of queries with
+    one sgemm, and BLAS tiles the block in a way that depends on its size: the same (query,
+    document) pair scored in a call of 930 queries and in one of 465 differed in the last bit
+    (7e-7; Vaswani, static encoder). A run must not depend on how its queries are batched or
+    sharded, so flat search raises the threshold to the largest int for the call (queries go
+    in blocks of at most ``_CHUNK``), which keeps faiss on its per-pair kernel.
+    """
+    cvar = _faiss().cvar
+    saved = cvar.distance_compute_blas_threshold
+    cvar.distance_compute_blas_threshold = 2**31 - 1
+    try:
+        yield
+    finally:
+        cvar.distance_compute_blas_threshold = saved
+
+
+def _flat_search(index: Any, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    n = int(index.ntotal)
+    k = min(int(k), n)
+    if k >= n or len(vectors) == 0:
+        return _plain_search(index, vectors, k)
+    scores, positions = index.search(vectors, k + 1)
+    straddles = np.flatnonzero(scores[:, k] == scores[:, k - 1])
+    scores, positions = scores[:, :k].copy(), positions[:, :k].copy()
+    for row in straddles:
+        cut, depth = scores[row, k - 1], min(2 * (k + 1), n)
+        while True:
+            deep_scores, deep_pos = index.search(vectors[row : row + 1], depth)
+            if depth >= n or deep_scores[0, -1] < cut:
+                break
+            depth = min(2 * depth, n)
+        above = deep_scores[0] > cut
+        tied = np.sort(deep_pos[0][(deep_scores[0] == cut) & (deep_pos[0] >= 0)])
+        chosen = np.concatenate([deep_pos[0][above], tied])[:k]
+        scores[row] = np.concatenate([deep_scores[0][above], np.full(k - above.sum(), cut)])
+        positions[row] = chosen
+    return scores, positions
+
+
+def _plain_search(index: Any, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    scores, positions = index.search(vectors, k)
+    return scores, positions
 
 
 def _positions(

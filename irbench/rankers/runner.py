@@ -172,6 +172,7 @@ def run_ranker(
     cache_dir: str | os.PathLike[str] | None = None,
     offline: bool | None = None,
     progress: Progress = NULL_PROGRESS,
+    dask: Any = None,
 ) -> RunResult:
     """Index (if needed) and retrieve the top *k* per query, or re-rank a run's top *depth*.
 
@@ -191,6 +192,10 @@ def run_ranker(
         Where to write the TREC run (and its ``.meta.json`` sidecar); ``None`` writes nothing.
     name:
         The run tag; default the ranker's name.
+    dask:
+        A :class:`irbench.distributed.retrieval.DaskRetrieval` to retrieve on a Dask cluster
+        (query shards against the cached index, or corpus shards indexed on the workers);
+        ``None`` retrieves in this process. The run is the same either way.
     """
     from irbench.rankers.registry import get_ranker
 
@@ -213,7 +218,18 @@ def run_ranker(
 
     index_path = None
     events: list[str] = []
-    if ranker.needs_index:
+    corpus_shards = dask is not None and dask.shard == "corpus"
+    if dask is not None and rerank is not None:
+        raise RankerError("--rerank runs on the local engine only: leave out --engine dask")
+    if corpus_shards:
+        if not ranker.needs_index or ds is None:
+            raise RankerError(
+                f"--shard corpus splits a dataset's corpus for {ranker.name}'s index: give "
+                "--dataset ID, or use --shard queries"
+            )
+        events.append("indexed the corpus in shards on the Dask workers (not cached)")
+        inputs["docs"] = {"dataset": ds.id, "index": None}
+    elif ranker.needs_index:
         if ds is None:
             raise RankerError(f"{ranker.name} needs a corpus to index: give --dataset ID")
         index_path, built = ensure_index(ranker, ds, progress=progress)
@@ -228,6 +244,12 @@ def run_ranker(
         if not isinstance(rerank, pa.Table):
             inputs["rerank"] = {"path": str(rerank), "sha256": file_sha256(rerank), "depth": depth}
         table = rerank_run(ranker, query_table, first, depth=depth, progress=progress)
+    elif dask is not None:
+        from irbench.distributed.retrieval import retrieve_on_dask
+
+        table, layout = retrieve_on_dask(
+            ranker, query_table, k, dask, dataset=ds, index=index_path, progress=progress
+        )
     else:
         table = ranker.retrieve(query_table, k, progress)
     params = ranker.params() if hasattr(ranker, "params") else {}
@@ -237,6 +259,8 @@ def run_ranker(
         "params": params,
         "dataset": ds.id if ds is not None else None,
         "k": None if rerank is not None else k,
+        "engine": "dask" if dask is not None else "local",
+        **({"layout": layout} if dask is not None else {}),
         "inputs": inputs,
         "rows": table.num_rows,
         "queries": len(table.column("query_id").unique()) if table.num_rows else 0,
