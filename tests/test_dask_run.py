@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from irbench.cli.app import app
 from irbench.errors import DistributedError
 from irbench.rankers import registry
+from irbench.rankers.dense import Dense
 from irbench.rankers.runner import metadata_path, run_ranker
 
 pytest.importorskip("distributed")
@@ -59,7 +60,9 @@ class LocalRuns:
     def __getitem__(self, ranker: str) -> Path:
         if ranker not in self.paths:
             out = self.cache / f"local-{ranker}.run"
-            run_ranker(ranker, dataset="vaswani", output=out, cache_dir=self.cache)
+            # the Dask engine searches dense flat indexes with the pairwise kernel
+            made = Dense(search_kernel="pairwise") if ranker == "dense" else ranker
+            run_ranker(made, dataset="vaswani", output=out, cache_dir=self.cache)
             self.paths[ranker] = out
         return self.paths[ranker]
 

@@ -475,6 +475,15 @@ def test_flat_search_scores_do_not_depend_on_the_query_batch() -> None:
     assert faiss.cvar.distance_compute_blas_threshold == threshold  # restored
 
 
+def test_search_kernel_is_a_checked_parameter() -> None:
+    from irbench.rankers.dense import Dense
+
+    assert Dense().search_kernel == "blas"
+    assert Dense(search_kernel="pairwise").params()["search_kernel"] == "pairwise"
+    with pytest.raises(RankerError, match="search_kernel"):
+        Dense(search_kernel="gpu")  # type: ignore[arg-type]
+
+
 def test_flat_search_keeps_the_lowest_positions_among_ties_at_the_cut() -> None:
     import faiss
 

@@ -14,6 +14,7 @@ both are written atomically.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -219,6 +220,10 @@ def run_ranker(
     index_path = None
     events: list[str] = []
     corpus_shards = dask is not None and dask.shard == "corpus"
+    if dask is not None and getattr(ranker, "search_kernel", None) == "blas":
+        # shards must score each (query, document) pair to the same bits as one search does
+        ranker = dataclasses.replace(ranker, search_kernel="pairwise")
+        events.append("dense search with search_kernel=pairwise (shard-independent scores)")
     if dask is not None and rerank is not None:
         raise RankerError("--rerank runs on the local engine only: leave out --engine dask")
     if corpus_shards:
