@@ -144,12 +144,7 @@ def parse_trec(data: Data, fmt: TrecFormat, where: str) -> pa.Table:
         See the module docstring for the rules.
     """
     _check_prelude(data, where)
-    text = _normalise(data)
-    table = _fast_parse(text, fmt)
-    del text
-    if table is None or not _fast_result_ok(table, fmt):
-        return _slow_parse(data, fmt, where)
-    return table
+    return _parse_records(data, fmt, where)
 
 
 def parse_block(
@@ -164,17 +159,23 @@ def parse_block(
     """
     try:
         _check_nul(data, where, first_byte)
-        text = _normalise(data)
-        table = _fast_parse(text, fmt)
-        del text
-        if table is None or not _fast_result_ok(table, fmt):
-            return _slow_parse(data, fmt, where)
-        return table
+        return _parse_records(data, fmt, where)
     except InputFormatError as exc:
         if exc.line is None or first_line == 1:
             raise
         moved = type(exc)(exc.detail, path=exc.path, line=exc.line + first_line - 1, hint=exc.hint)
         raise moved from None
+
+
+def _parse_records(data: Data, fmt: TrecFormat, where: str) -> pa.Table:
+    """The fast path (pyarrow's CSV reader on normalised text), or the line-by-line slow path
+    when pyarrow fails or its result does not pass the vectorised checks."""
+    text = _normalise(data)
+    table = _fast_parse(text, fmt)
+    del text
+    if table is None or not _fast_result_ok(table, fmt):
+        return _slow_parse(data, fmt, where)
+    return table
 
 
 def last_run_tag(data: Data) -> str | None:
