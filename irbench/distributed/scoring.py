@@ -245,15 +245,13 @@ class DaskEngine:
                 for i, (run, name) in enumerate(zip(runs, run_names, strict=True)):
                     arg = self._run_argument(client, run, name)
                     key = f"run-{_slug(name or (os.fspath(run) if _is_path(run) else 'data'))}"
-                    fut = client.submit(
-                        _attempt,
+                    fut = self._submit(
+                        client,
+                        f"{key}-{i}-{token}",
                         task,
                         ev_future,
                         arg,
                         name,
-                        key=f"{key}-{i}-{token}",
-                        retries=self.retries,
-                        pure=False,
                     )
                     jobs.append(_Job(f"run {_display(run, name, i)}", fut))
                 values: list[T] = self._collect(client, jobs)
@@ -262,6 +260,10 @@ class DaskEngine:
         return values
 
     # -- internals ------------------------------------------------------------------------
+
+    def _submit(self, client: Client, key: str, fn: Callable[..., Any], *args: Any) -> Future:
+        """``fn(*args)`` on a worker as an :class:`_Outcome`, retried ``self.retries`` times."""
+        return client.submit(_attempt, fn, *args, key=key, retries=self.retries, pure=False)
 
     def _run_argument(self, client: Client, run: Any, name: str | None) -> Any:
         """A path as a string (read on the worker); anything else scattered as data."""
@@ -292,51 +294,29 @@ class DaskEngine:
         else:
             table = read_run(run, name=name)
             nbytes = table.nbytes
-        if nbytes <= self.shard_size:
-            arg = os.fspath(run) if table is None else _scatter(client, table)
-            fut = client.submit(
-                _attempt,
-                _score_whole,
-                ev_future,
-                arg,
-                name,
-                key=f"score-{slug}-{i}-{token}",
-                retries=self.retries,
-                pure=False,
-            )
-            return [_Job(label, fut)], None
-        source = os.fspath(run) if table is None else "run"
-        if table is None:
-            table = read_run(run, name=name)
-        locate = source if _is_path(run) else None
-        jobs = []
-        for shard in iter_query_shards(table, shard_count(nbytes, self.shard_size)):
-            data = _scatter(client, shard.table)
-            fut = client.submit(
-                _attempt,
-                _score_shard,
-                ev_future,
-                data,
-                source,
-                locate,
-                key=f"score-{slug}-shard{shard.index}of{shard.total}-{i}-{token}",
-                retries=self.retries,
-                pure=False,
-            )
-            jobs.append(_Job(f"{shard.label} of {label}", fut))
-        if not jobs:  # an empty run: nothing to shard
-            fut = client.submit(
-                _attempt,
-                _score_whole,
-                ev_future,
-                _scatter(client, table),
-                name,
-                key=f"score-{slug}-{i}-{token}",
-                retries=self.retries,
-                pure=False,
-            )
-            return [_Job(label, fut)], None
-        return jobs, name or _run_name(table, source)
+        if nbytes > self.shard_size:
+            source = os.fspath(run) if table is None else "run"
+            if table is None:
+                table = read_run(run, name=name)
+            locate = source if _is_path(run) else None
+            jobs = []
+            for shard in iter_query_shards(table, shard_count(nbytes, self.shard_size)):
+                fut = self._submit(
+                    client,
+                    f"score-{slug}-shard{shard.index}of{shard.total}-{i}-{token}",
+                    _score_shard,
+                    ev_future,
+                    _scatter(client, shard.table),
+                    source,
+                    locate,
+                )
+                jobs.append(_Job(f"{shard.label} of {label}", fut))
+            if jobs:
+                return jobs, name or _run_name(table, source)
+            # an empty run: nothing to shard, score it whole
+        arg = os.fspath(run) if table is None else _scatter(client, table)
+        fut = self._submit(client, f"score-{slug}-{i}-{token}", _score_whole, ev_future, arg, name)
+        return [_Job(label, fut)], None
 
     def _collect(self, client: Client, jobs: list[_Job]) -> list[Any]:
         """Every job's value in job order; on the first failure cancel the rest and raise."""
