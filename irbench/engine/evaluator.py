@@ -273,14 +273,26 @@ def _locate_duplicate(exc: DuplicateEntryError, run: Any, qrels: BoundQrels) -> 
             lines = locate_lines(run, query, exc.doc_id or "")
         except (OSError, IrbenchError):
             lines = []
+    return duplicate_error(exc, query, lines, exc.path)
+
+
+def duplicate_error(
+    exc: DuplicateEntryError,
+    query: str | None,
+    lines: list[int],
+    path: str | None,
+    qpos: int | None = None,
+) -> DuplicateEntryError:
+    """The error for a document retrieved twice for ``query``, found in ``path`` at the
+    physical ``lines`` (the second one is the error's line)."""
     where = f" (lines {', '.join(map(str, lines))})" if len(lines) > 1 else ""
     new = DuplicateEntryError(
         f"document {exc.doc_id!r} is retrieved twice for query {query!r}{where}",
-        path=exc.path,
+        path=path,
         line=lines[1] if len(lines) > 1 else None,
         hint=exc.hint,
     )
-    new.query_id, new.doc_id = query, exc.doc_id
+    new.query_id, new.doc_id, new.qpos = query, exc.doc_id, qpos
     return new
 
 

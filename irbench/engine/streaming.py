@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from irbench._arrow import to_numpy
-from irbench.engine.evaluator import Evaluator, PartialScores, RunScores
+from irbench.engine.evaluator import Evaluator, PartialScores, RunScores, duplicate_error
 from irbench.errors import DuplicateEntryError, InputFormatError, RunNotGroupedError
 from irbench.io import _source, _tables, _trec
 from irbench.io.schema import RUN_NAME_KEY, RUN_SCHEMA
@@ -172,15 +172,7 @@ def _locate_duplicate(
     if chunk.text is not None and query is not None:
         local = _trec.locate(chunk.text, query, exc.doc_id or "")
         lines = [chunk.first_line + n - 1 for n in local]
-    at = f" (lines {', '.join(map(str, lines))})" if len(lines) > 1 else ""
-    new = DuplicateEntryError(
-        f"document {exc.doc_id!r} is retrieved twice for query {query!r}{at}",
-        path=where,
-        line=lines[1] if len(lines) > 1 else None,
-        hint=exc.hint,
-    )
-    new.query_id, new.doc_id, new.qpos = query, exc.doc_id, exc.qpos
-    return new
+    return duplicate_error(exc, query, lines, where, exc.qpos)
 
 
 class _GroupTracker:
