@@ -73,7 +73,12 @@ class DuplicateEntryError(InputFormatError):
     qpos: int | None = None
 
 
-class RunNotGroupedError(InputFormatError):
+class NotStreamableError(InputFormatError):
+    """A run that cannot be read in chunks of whole queries (JSON Lines, Parquet on stdin, or
+    a run not grouped by query); reading it whole works."""
+
+
+class RunNotGroupedError(NotStreamableError):
     """A run read as a stream has a query's rows in two places (it is not grouped by query).
 
     ``query_id`` is the query, ``line`` the physical line where it occurs again, ``first_lines``

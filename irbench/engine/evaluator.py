@@ -23,7 +23,13 @@ from irbench._arrow import from_numpy, repeat_string
 from irbench.engine.kernels import KERNELS, Context
 from irbench.engine.qrels import BoundQrels
 from irbench.engine.ranking import rank_run
-from irbench.errors import DuplicateEntryError, IrbenchError, IrbenchWarning, MeasureError
+from irbench.errors import (
+    DuplicateEntryError,
+    IrbenchError,
+    IrbenchWarning,
+    MeasureError,
+    NotStreamableError,
+)
 from irbench.io.schema import RESULTS_SCHEMA, RUN_NAME_KEY
 from irbench.measures.spec import Measure, parse_measures
 
@@ -113,6 +119,18 @@ def _source_of(run: Any) -> str:
     return str(run) if isinstance(run, str) or hasattr(run, "__fspath__") else "run"
 
 
+def _streamable(run: Any) -> bool:
+    """True for a run file that may be scored in chunks of whole queries (a path, not stdin,
+    not named as JSON). Chunks keep memory bounded and let reading overlap scoring; a file
+    that turns out not to be grouped by query is read whole instead."""
+    if not (isinstance(run, str) or hasattr(run, "__fspath__")):
+        return False
+    path = os.fspath(run)
+    return path != "-" and not path.lower().endswith(
+        (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz")
+    )
+
+
 def _run_name(table: pa.Table, fallback: str) -> str:
     meta = table.schema.metadata or {}
     name = meta.get(RUN_NAME_KEY)
@@ -193,6 +211,13 @@ class Evaluator:
         from irbench.io import read_run
 
         source = _source_of(run)
+        if _streamable(run):
+            from irbench.engine.streaming import score_stream_part
+
+            try:
+                return score_stream_part(self, run, name=name)
+            except NotStreamableError:
+                pass  # e.g. not grouped by query: read it whole
         table = read_run(run, name=name)
         return self.score_shard(table, source=source, run=run), name or _run_name(table, source)
 

@@ -8,8 +8,6 @@ confirmed on the strings before anything is reported.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
@@ -38,22 +36,8 @@ def _offsets_and_data(arr: pa.Array) -> tuple[npt.NDArray[np.int64], npt.NDArray
     return offsets.astype(np.int64, copy=False), data
 
 
-class StringKeys(NamedTuple):
-    """Numeric stand-ins for the strings of an Arrow array, one entry per string.
-
-    ``hash`` is a 64-bit fingerprint (equal strings, equal hashes). ``prefix`` is the first
-    eight bytes read big-endian, zero-padded, and ``length`` the byte length: ``(prefix,
-    length)`` orders two strings exactly as ``strcmp`` does unless both are longer than eight
-    bytes and share their first eight (then the strings must be compared themselves).
-    """
-
-    hash: npt.NDArray[np.uint64]
-    prefix: npt.NDArray[np.uint64]
-    length: npt.NDArray[np.int64]
-
-    def take(self, idx: npt.NDArray[np.int64]) -> StringKeys:
-        """The keys of the strings at ``idx``."""
-        return StringKeys(self.hash[idx], self.prefix[idx], self.length[idx])
+#: ``_TAIL_MASK[k]`` keeps the low ``k`` bytes of a little-endian word (k = 0..8).
+_TAIL_MASK = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
 
 
 def _words_at_every_byte(data: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
@@ -65,38 +49,35 @@ def _words_at_every_byte(data: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
     return np.ndarray((max(data.size - 7, 0),), dtype="<u8", buffer=data, strides=(1,))
 
 
-def string_keys(arr: pa.Array | pa.ChunkedArray) -> StringKeys:
-    """Fingerprints and order prefixes of every string in ``arr`` (a few numpy passes)."""
+def string_hashes(arr: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.uint64]:
+    """A 64-bit fingerprint of every string in ``arr``: equal strings, equal fingerprints.
+
+    The bytes are read eight at a time (one gather per word of the longest string), each word
+    mixed into the length with splitmix64's multipliers.
+    """
     arr = single_chunk(arr)
     offsets, data = _offsets_and_data(arr)
     starts = offsets[:-1]
     lengths = offsets[1:] - starts
     h = lengths.astype(np.uint64) * _M1
     if len(arr) == 0:
-        return StringKeys(h, h.copy(), lengths)
+        return h
     padded = np.concatenate([data, np.zeros(8, dtype=np.uint8)])
     words = _words_at_every_byte(padded)
     max_len = int(lengths.max())
-    prefix = np.zeros(len(arr), dtype=np.uint64)
+    last = words.size - 1
     for w in range(0, max(max_len, 1), 8):
-        pos = np.minimum(starts + w, words.size - 1)
+        pos = starts + w if w else starts
+        if w:
+            np.minimum(pos, last, out=pos)
         word = words[pos]
-        keep = np.clip(lengths - w, 0, 8).astype(np.uint64)
-        # mask the bytes past the end of each string (little-endian words)
-        mask = np.where(
-            keep >= 8,
-            np.uint64(0xFFFFFFFFFFFFFFFF),
-            (np.uint64(1) << (keep * np.uint64(8))) - np.uint64(1),
-        )
-        word &= mask
-        if w == 0:
-            prefix = word.byteswap()
+        word &= _TAIL_MASK[np.clip(lengths - w, 0, 8)]  # zero the bytes past the string
         with np.errstate(over="ignore"):
             h ^= word
             h *= _M2
             h ^= h >> np.uint64(31)
             h *= _M1
-    return StringKeys(h, prefix, lengths)
+    return h
 
 
 #: Odd constant mixing a query position into a document fingerprint (splitmix64's).

@@ -60,7 +60,7 @@ class Context:
         )
 
     def num_ret(self) -> FloatArray:
-        return self._cached("num_ret", lambda: per_query_sum(self.r.qpos, self.nq))  # type: ignore[return-value]
+        return self._cached("num_ret", lambda: self.r.num_ret.astype(np.float64))  # type: ignore[return-value]
 
     def num_rel_ret(self, rel: int) -> FloatArray:
         return self._cached(  # type: ignore[return-value]

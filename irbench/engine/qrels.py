@@ -149,9 +149,9 @@ class BoundQrels:
     def _hashed_judgments(self) -> tuple[npt.NDArray[np.uint64], IntArray, BoolArray] | None:
         """Sorted fingerprint keys of the judgments, their order and the bucket bitmap."""
         if "hashed" not in self._cache:
-            from irbench.engine.fingerprint import pair_keys, string_keys
+            from irbench.engine.fingerprint import pair_keys, string_hashes
 
-            keys = pair_keys(self.qpos, string_keys(self.doc_ids).hash[self.dpos])
+            keys = pair_keys(self.qpos, string_hashes(self.doc_ids)[self.dpos])
             order = np.argsort(keys, kind="stable")
             keys = keys[order]
             bitmap = np.zeros(1 << (64 - int(_BUCKET_SHIFT)), dtype=bool)

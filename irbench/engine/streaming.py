@@ -24,9 +24,10 @@ from __future__ import annotations
 import io
 import os
 import shlex
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Generator, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -34,35 +35,113 @@ import pyarrow.compute as pc
 
 from irbench._arrow import to_numpy
 from irbench.engine.evaluator import Evaluator, PartialScores, RunScores, duplicate_error
-from irbench.errors import DuplicateEntryError, InputFormatError, RunNotGroupedError
+from irbench.errors import (
+    DuplicateEntryError,
+    InputFormatError,
+    NotStreamableError,
+    RunNotGroupedError,
+)
 from irbench.io import _source, _tables, _trec
 from irbench.io.schema import RUN_NAME_KEY, RUN_SCHEMA
 
-__all__ = ["DEFAULT_CHUNK_BYTES", "QueryChunk", "iter_query_chunks", "score_stream"]
+__all__ = [
+    "DEFAULT_CHUNK_BYTES",
+    "QueryChunk",
+    "iter_query_chunks",
+    "read_ahead",
+    "score_stream",
+    "score_stream_part",
+]
 
-#: Default size of the blocks read from the file (64 MiB).
-DEFAULT_CHUNK_BYTES = 64 << 20
+#: Default size of the blocks read from the file (8 MiB): big enough that per-chunk costs
+#: vanish, small enough that the temporaries of a chunk are reused memory, not fresh pages.
+DEFAULT_CHUNK_BYTES = 8 << 20
 _PARQUET_MAGIC = b"PAR1"
 _SCAN_WINDOW = 1 << 16
 _SNIFF_BYTES = 1 << 16  # the first block is at least this long (to recognise JSON Lines)
 _PARQUET_ROW_BYTES = 48  # rows per Parquet batch: chunk_bytes / this (a TREC line's size)
+_COUNT_BLOCK = 16 << 20  # bytes read at a time to count lines for an error message
+
+
+class _LineIndex(Protocol):
+    def line_at(self, offset: int) -> int:
+        """Physical 1-based line that starts at chunk boundary ``offset``."""
+        ...
+
+
+class _Rows:
+    """Parquet chunks: offsets are 0-based rows, reported 1-based."""
+
+    def line_at(self, offset: int) -> int:
+        return offset + 1
+
+
+class _CountedLines:
+    """Line numbers of chunk boundaries, counted as the chunks pass (a stream is read once)."""
+
+    def __init__(self) -> None:
+        self._at = {0: 1}
+
+    def record(self, start: int, text: bytes) -> None:
+        self._at[start + len(text)] = self._at[start] + text.count(b"\n")
+
+    def line_at(self, offset: int) -> int:
+        return self._at[offset]
+
+
+class _FileLines:
+    """Line numbers counted in the file itself, only when an error message needs one."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._at = {0: 1}
+
+    def line_at(self, offset: int) -> int:
+        if offset not in self._at:
+            base = max(b for b in self._at if b <= offset)
+            line = self._at[base]
+            with open(self.path, "rb") as fh:
+                fh.seek(base)
+                left = offset - base
+                while left > 0:
+                    block = fh.read(min(left, _COUNT_BLOCK))
+                    if not block:
+                        break
+                    line += block.count(b"\n")
+                    left -= len(block)
+            self._at[offset] = line
+        return self._at[offset]
+
+
+_ROWS = _Rows()
 
 
 @dataclass(frozen=True)
 class QueryChunk:
     """Rows of some whole queries of a run.
 
-    ``table`` is in RUN_SCHEMA (with the run name in its metadata); ``first_line`` and
-    ``last_line`` are the 1-based physical lines of the file it spans (for Parquet, 1-based
-    rows); ``text`` is the raw TREC text of those lines (None for Parquet), kept to locate lines
-    in error messages; ``run_tag`` is the tag of its last line (for Parquet, the stored name).
+    ``table`` is in RUN_SCHEMA (with the run name in its metadata); ``span`` is the chunk's
+    byte range ``[start, end)`` in the (decompressed) file, for Parquet its 0-based row range;
+    ``text`` is the raw TREC text of those bytes (None for Parquet), kept to locate lines in
+    error messages; ``run_tag`` is the tag of its last line (for Parquet, the stored name).
+    ``first_line`` and ``last_line`` are the 1-based physical lines (Parquet: rows) it spans;
+    in a plain file they are counted when first asked for, which costs a pass over the file
+    before the chunk, so scoring never asks for them unless it reports an error.
     """
 
     table: pa.Table
-    first_line: int
-    last_line: int
+    span: tuple[int, int]
     text: bytes | None = None
     run_tag: str | None = None
+    lines: _LineIndex = field(default=_ROWS, repr=False, compare=False)
+
+    @property
+    def first_line(self) -> int:
+        return _Lines.of(self).first_last[0]
+
+    @property
+    def last_line(self) -> int:
+        return _Lines.of(self).first_last[1]
 
 
 def iter_query_chunks(
@@ -97,14 +176,17 @@ def iter_query_chunks(
             reader.close()
             chunks = _parquet_chunks(source, where, chunk_bytes)
         else:
-            chunks = _text_chunks(reader, where, chunk_bytes, _is_jsonl_name(source))
+            lines: _LineIndex = (
+                _FileLines(os.fspath(source))
+                if not _source.is_stdin(source) and head[:2] != _source.GZIP_MAGIC
+                else _CountedLines()
+            )
+            chunks = _text_chunks(reader, where, chunk_bytes, _is_jsonl_name(source), lines)
         for chunk in chunks:
             label = name or chunk.run_tag
             if label is not None:
                 table = chunk.table.replace_schema_metadata({RUN_NAME_KEY: label.encode()})
-                chunk = QueryChunk(
-                    table, chunk.first_line, chunk.last_line, chunk.text, chunk.run_tag
-                )
+                chunk = replace(chunk, table=table)
                 del table
             yield chunk
             del chunk  # hold one chunk at a time: not while the next one is read
@@ -133,12 +215,26 @@ def score_stream(
     DuplicateEntryError
         A document is retrieved twice for a query (both physical lines named).
     """
+    part, run_name = score_stream_part(evaluator, source, name=name, chunk_bytes=chunk_bytes)
+    return evaluator.finish(part, run_name)
+
+
+def score_stream_part(
+    evaluator: Evaluator,
+    source: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+) -> tuple[PartialScores, str]:
+    """:func:`score_stream` stopped before :meth:`Evaluator.finish`: the merged
+    :class:`PartialScores` of the run and its name. Raises as :func:`score_stream` does."""
     where = _source.describe(source)
     tracker = _GroupTracker(evaluator.qrels.num_queries)
     outside = _Outside(evaluator.qrels.query_ids)
     merged: PartialScores | None = None
     tag: str | None = None
-    for chunk in iter_query_chunks(source, chunk_bytes=chunk_bytes, name=name):
+    chunks = iter_query_chunks(source, chunk_bytes=chunk_bytes, name=name)
+    for chunk in read_ahead(chunks):
         part = _score_chunk(evaluator, chunk, where)
         if part.num_run_queries_not_in_qrels:
             part.num_run_queries_not_in_qrels = outside.count_new(chunk.table)
@@ -148,7 +244,28 @@ def score_stream(
         del chunk, part  # free this chunk before the next one is read
     if merged is None:  # iter_query_chunks raises on a file without records
         raise InputFormatError("no run records found", path=where)
-    return evaluator.finish(merged, name or tag or _source.stem_of(source))
+    return merged, name or tag or _source.stem_of(source)
+
+
+def read_ahead(items: Iterator[QueryChunk]) -> Iterator[QueryChunk]:
+    """Yield ``items`` while a background thread already reads and parses the next one.
+
+    Parsing (pyarrow) and scoring (numpy) both release the GIL for their long operations, so
+    on two or more cores the next chunk is parsed while this one is scored; memory holds at
+    most two chunks. An error raised while reading comes out here, in order.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="irbench-read") as pool:
+        try:
+            upcoming = pool.submit(next, items, None)
+            while (item := upcoming.result()) is not None:
+                upcoming = pool.submit(next, items, None)
+                yield item
+                del item
+        finally:
+            upcoming.cancel()
+            wait([upcoming])
+            if isinstance(items, Generator):
+                items.close()
 
 
 # --------------------------------------------------------------------------------------------
@@ -175,26 +292,43 @@ def _locate_duplicate(
     return duplicate_error(exc, query, lines, where, exc.qpos)
 
 
+@dataclass(frozen=True)
+class _Lines:
+    """The physical lines of a chunk already scored (for a later error message)."""
+
+    span: tuple[int, int]
+    ends_with_newline: bool
+    lines: _LineIndex
+
+    @classmethod
+    def of(cls, chunk: QueryChunk) -> _Lines:
+        ends = chunk.text is None or chunk.text.endswith(b"\n")
+        return cls(chunk.span, ends, chunk.lines)
+
+    @property
+    def first_last(self) -> tuple[int, int]:
+        end = self.lines.line_at(self.span[1])
+        return self.lines.line_at(self.span[0]), end - 1 if self.ends_with_newline else end
+
+
 class _GroupTracker:
-    """Which chunk (first and last line) held each qrels query; refuses a query seen twice."""
+    """Which chunk held each qrels query; refuses a query seen in two chunks."""
 
     def __init__(self, num_queries: int) -> None:
-        self.seen = np.zeros(num_queries, dtype=bool)
-        self.first = np.zeros(num_queries, dtype=np.int64)
-        self.last = np.zeros(num_queries, dtype=np.int64)
+        self.chunk_of = np.full(num_queries, -1, dtype=np.int64)
+        self.chunks: list[_Lines] = []
 
     def add(
         self, present: np.ndarray, chunk: QueryChunk, evaluator: Evaluator, source: Any
     ) -> None:
-        again = np.flatnonzero(self.seen & present)
+        again = np.flatnonzero((self.chunk_of >= 0) & present)
         if again.size:
             qpos = int(again[0])
             query = str(evaluator.qrels.query_ids[qpos].as_py())
-            earlier = (int(self.first[qpos]), int(self.last[qpos]))
+            earlier = self.chunks[int(self.chunk_of[qpos])].first_last
             raise not_grouped_error(source, query, earlier, chunk)
-        self.seen |= present
-        self.first[present] = chunk.first_line
-        self.last[present] = chunk.last_line
+        self.chunk_of[present] = len(self.chunks)
+        self.chunks.append(_Lines.of(chunk))
 
 
 class _Outside:
@@ -285,14 +419,14 @@ def _refuse_jsonl(first: bytes, where: str, by_name: bool) -> None:
     from irbench.io.readers import _looks_like_json
 
     if by_name or _looks_like_json(first):
-        raise InputFormatError(
+        raise NotStreamableError(
             "JSON Lines runs cannot be streamed; streaming reads TREC text or Parquet",
             path=where,
             hint="evaluate without --stream, or convert the run to TREC text or Parquet",
         )
 
 
-def _trailing_run(data: bytearray, lo: int, hi: int) -> tuple[int, bytes | None]:
+def _trailing_run(data: bytes, lo: int, hi: int) -> tuple[int, bytes | None]:
     """Find where the last query of ``data[lo:hi]`` (whole lines) begins.
 
     Returns ``(cut, qid)``: ``qid`` is the query id of the last record line (None if the range
@@ -325,40 +459,50 @@ def _trailing_run(data: bytearray, lo: int, hi: int) -> tuple[int, bytes | None]
 
 
 def _text_chunks(
-    reader: _source.Reader, where: str, chunk_bytes: int, jsonl_name: bool
+    reader: _source.Reader, where: str, chunk_bytes: int, jsonl_name: bool, lines: _LineIndex
 ) -> Iterator[QueryChunk]:
-    """Chunks of whole queries from TREC text read ``chunk_bytes`` at a time."""
-    pending = bytearray()  # bytes read but not yet emitted, starting at `line` / `byte`
-    line, byte, emitted = 1, 0, 0
-    run_qid: bytes | None = None  # the query of pending[:scanned] (one trailing run)
-    scanned = 0
+    """Chunks of whole queries from TREC text read ``chunk_bytes`` at a time.
+
+    ``pending`` holds the bytes read but not yet emitted (from file offset ``start``): the
+    rows of the last, possibly unfinished, query are carried into the next chunk; a query
+    longer than a block makes the next read longer.
+    """
+    pending = b""
+    start = 0
+    need = max(chunk_bytes, _SNIFF_BYTES)
+    eof = False
     first = True
+    emitted = 0
     while True:
-        block = reader.read(max(chunk_bytes, _SNIFF_BYTES) if first else chunk_bytes)
+        parts = [pending]
+        have = len(pending)
+        while have < need and not eof:
+            block = reader.read(need - have)
+            eof = not block
+            parts.append(block)
+            have += len(block)
+        pending = b"".join(parts) if len(parts) > 1 else pending
+        del parts
         if first:
-            _trec.check_start(block, where)
-            _refuse_jsonl(block, where, jsonl_name)
+            _trec.check_start(pending, where)
+            _refuse_jsonl(pending, where, jsonl_name)
             first = False
-        pending += block
-        eof = not block
         end = len(pending) if eof else pending.rfind(b"\n") + 1
-        cut, qid = _trailing_run(pending, scanned, end)
+        cut, qid = _trailing_run(pending, 0, end)
         if eof:
-            cut = end if (qid or run_qid) is not None else 0
-        elif cut == scanned and (qid is None or run_qid is None or qid == run_qid):
-            cut = 0  # all of pending[:end] is still one query
+            cut = end if qid is not None else 0
         if cut:
-            text = bytes(pending[:cut])
-            del pending[:cut]
-            lines = text.count(b"\n")
-            yield _text_chunk(text, where, line, byte)
+            text = pending[:cut]
+            pending = pending[cut:]
+            if isinstance(lines, _CountedLines):
+                lines.record(start, text)
+            yield _text_chunk(text, where, start, lines)
             del text
             emitted += 1
-            line += lines
-            byte += cut
-            end -= cut
-        run_qid = qid or (run_qid if not cut else None)
-        scanned = end
+            start += cut
+            need = chunk_bytes
+        elif not eof:
+            need = len(pending) + chunk_bytes  # one query fills the block: read more
         if eof:
             break
     if not emitted:
@@ -369,10 +513,15 @@ def _text_chunks(
         )
 
 
-def _text_chunk(text: bytes, where: str, line: int, byte: int) -> QueryChunk:
-    table = _trec.parse_block(text, _trec.RUN_FORMAT, where, first_line=line, first_byte=byte)
-    last = line + text.count(b"\n") - (1 if text.endswith(b"\n") else 0)
-    return QueryChunk(table, line, last, text, _trec.last_run_tag(text))
+def _text_chunk(text: bytes, where: str, start: int, lines: _LineIndex) -> QueryChunk:
+    table = _trec.parse_block(
+        text,
+        _trec.RUN_FORMAT,
+        where,
+        first_line=lambda: lines.line_at(start),
+        first_byte=start,
+    )
+    return QueryChunk(table, (start, start + len(text)), text, _trec.last_run_tag(text), lines)
 
 
 # --------------------------------------------------------------------------------------------
@@ -387,7 +536,7 @@ def _parquet_chunks(
     import pyarrow.parquet as pq
 
     if _source.is_stdin(source):
-        raise InputFormatError(
+        raise NotStreamableError(
             "a Parquet run cannot be streamed from stdin", path=where, hint="pass its path"
         )
     try:
@@ -396,21 +545,21 @@ def _parquet_chunks(
         batches = pfile.iter_batches(batch_size=max(1, chunk_bytes // _PARQUET_ROW_BYTES))
         tag = stored.decode("utf-8", "replace") if stored else None
         carry: pa.Table | None = None
-        row = 1
+        row = 0
         for batch in batches:
             table = _tables.coerce_table(pa.Table.from_batches([batch]), RUN_SCHEMA, where)
             done, carry = _split_last_query(carry, table)
             del table, batch
             if done is not None:
                 rows = done.num_rows
-                yield QueryChunk(done, row, row + rows - 1, None, tag)
+                yield QueryChunk(done, (row, row + rows), None, tag)
                 del done
                 row += rows
     except (pa.ArrowException, OSError) as exc:
         raise InputFormatError(f"unreadable Parquet file ({exc})", path=where) from None
     if carry is None:
         raise InputFormatError("no records (the table is empty)", path=where)
-    yield QueryChunk(carry, row, row + carry.num_rows - 1, None, tag)
+    yield QueryChunk(carry, (row, row + carry.num_rows), None, tag)
 
 
 def _split_last_query(
