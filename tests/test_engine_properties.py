@@ -212,3 +212,72 @@ def test_rank_order_equals_trec_eval_sort(rows: list[tuple[str, str, float]]) ->
         docs = sorted(((s, d.encode()) for qq, d, s in rows if qq == q), reverse=True)
         want += [(q, i + 1, grade_of[(q, d.decode())]) for i, (_, d) in enumerate(docs)]
     assert got == want
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    collections(),
+    st.sampled_from(["", "abcdefgh", "abcdefghij-"]),
+    st.one_of(st.none(), st.integers(1, 6)),
+    st.booleans(),
+    st.randoms(use_true_random=False),
+)
+def test_listed_ranks_equal_the_full_trec_eval_sort(
+    data: tuple[pa.Table, pa.Table],
+    prefix: str,
+    max_results: int | None,
+    judged_only: bool,
+    rnd: object,
+) -> None:
+    """The ranking keeps only the documents the qrels list, with the ranks trec_eval gives them
+    after sorting every retrieved document (score desc, id bytes desc), -M, then -J; and the
+    number retrieved per query. Ids may share long prefixes; lines come in any order."""
+    from irbench.engine import BoundQrels
+    from irbench.engine.qrels import UNJUDGED
+    from irbench.engine.ranking import rank_run
+
+    qrels_t, run_t = data
+    qrels_t = qrels_t.set_column(
+        1, "doc_id", pa.array([prefix + d for d in qrels_t["doc_id"].to_pylist()])
+    )
+    run_t = run_t.set_column(
+        1, "doc_id", pa.array([prefix + d for d in run_t["doc_id"].to_pylist()])
+    )
+    perm = list(range(run_t.num_rows))
+    rnd.shuffle(perm)  # type: ignore[attr-defined]
+    run_t = run_t.take(pa.array(perm))
+    qrels = BoundQrels.from_table(qrels_t)
+    ranking = rank_run(run_t, qrels, max_results=max_results, judged_only=judged_only)
+
+    grade_of = {
+        (q, d): g
+        for q, d, g in zip(*(qrels_t[c].to_pylist() for c in qrels_t.column_names), strict=True)
+    }
+    qids = qrels.query_ids.to_pylist()
+    want, num_ret = [], [0] * len(qids)
+    for qi, q in enumerate(qids):
+        docs = [
+            (s, d.encode())
+            for qq, d, s in zip(
+                *(run_t[c].to_pylist() for c in ("query_id", "doc_id", "score")), strict=True
+            )
+            if qq == q
+        ]
+        ranked = [d.decode() for _, d in sorted(docs, reverse=True)][:max_results]
+        if judged_only:
+            ranked = [d for d in ranked if grade_of.get((q, d), -1) >= 0]
+        num_ret[qi] = len(ranked)
+        for r, d in enumerate(ranked, 1):
+            if (q, d) in grade_of:
+                g = grade_of[(q, d)]
+                want.append((q, r, g if g >= 0 else UNJUDGED))
+    got = list(
+        zip(
+            (qids[p] for p in ranking.qpos),
+            ranking.rank.tolist(),
+            ranking.grade.tolist(),
+            strict=True,
+        )
+    )
+    assert got == want
+    assert ranking.num_ret.tolist() == num_ret

@@ -37,7 +37,7 @@ def _quiet_score(ev: Evaluator, run: object, **kwargs: object) -> RunScores:
         warnings.simplefilter("ignore")
         if kwargs.pop("stream", False):
             return score_stream(ev, run, **kwargs)  # type: ignore[arg-type]
-        return ev.score(run)
+        return ev.score_table(read_run(run), origin=run)  # the whole file at once
 
 
 def _assert_same(a: RunScores, b: RunScores) -> None:
@@ -271,6 +271,34 @@ def test_not_grouped_gzip_gets_the_zcat_command(dl19: tuple[Path, Path], tmp_pat
         _quiet_score(Evaluator(qrels, ["AP"]), gz, stream=True, chunk_bytes=5000)
     expected = f"zcat {gz} | LC_ALL=C sort -s -k1,1 | gzip > {tmp_path / 'split.txt.grouped.gz'}"
     assert info.value.sort_command == expected
+
+
+def test_score_reads_run_files_in_chunks_or_whole(dl19: tuple[Path, Path], tmp_path: Path) -> None:
+    """Evaluator.score streams a run file when it can and reads it whole when it cannot (not
+    grouped by query, JSON Lines by name or by content): the same numbers either way."""
+    qrels, run = dl19
+    ev = Evaluator(qrels, MEASURES)
+    whole = _quiet_score(ev, run)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _assert_same(ev.score(run), whole)
+        path, _, _ = _ungrouped(run, tmp_path)
+        _assert_same(ev.score(path), _quiet_score(ev, path))
+        table = read_run(run)
+        for name in ("run.jsonl", "run-json.txt"):
+            as_json = tmp_path / name
+            as_json.write_text(
+                "".join(
+                    f'{{"query_id": "{q}", "doc_id": "{d}", "score": {s!r}}}\n'
+                    for q, d, s in zip(
+                        *(table[c].to_pylist() for c in table.column_names[:3]), strict=True
+                    )
+                )
+            )
+            got = ev.score(as_json)
+            assert got.query_ids.equals(whole.query_ids)
+            for m in whole.values:
+                np.testing.assert_array_equal(got.values[m], whole.values[m], err_msg=str(m))
 
 
 # --------------------------------------------------------------------------------------------
