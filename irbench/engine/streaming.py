@@ -24,9 +24,11 @@ from __future__ import annotations
 import io
 import os
 import shlex
-from collections.abc import Generator, Iterator
-from concurrent.futures import ThreadPoolExecutor, wait
+from collections import deque
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
@@ -48,7 +50,7 @@ __all__ = [
     "DEFAULT_CHUNK_BYTES",
     "QueryChunk",
     "iter_query_chunks",
-    "read_ahead",
+    "parsed_ahead",
     "score_stream",
     "score_stream_part",
 ]
@@ -167,6 +169,17 @@ def iter_query_chunks(
         Malformed input, with the physical line in the whole file; JSON Lines input (it cannot
         be streamed).
     """
+    for job in _chunk_jobs(source, chunk_bytes, name):
+        yield job()
+        del job
+
+
+def _chunk_jobs(
+    source: str | os.PathLike[str], chunk_bytes: int, name: str | None
+) -> Iterator[Callable[[], QueryChunk]]:
+    """The chunks of :func:`iter_query_chunks` as jobs: the file is read and cut into whole
+    queries here, in order; calling a job parses its chunk (TREC text), so the jobs may run on
+    other threads."""
     if chunk_bytes < 1:
         raise InputFormatError(f"the chunk size must be at least 1 byte (got {chunk_bytes})")
     where = _source.describe(source)
@@ -174,24 +187,30 @@ def iter_query_chunks(
     try:
         if head[: len(_PARQUET_MAGIC)] == _PARQUET_MAGIC:
             reader.close()
-            chunks = _parquet_chunks(source, where, chunk_bytes)
-        else:
-            lines: _LineIndex = (
-                _FileLines(os.fspath(source))
-                if not _source.is_stdin(source) and head[:2] != _source.GZIP_MAGIC
-                else _CountedLines()
-            )
-            chunks = _text_chunks(reader, where, chunk_bytes, _is_jsonl_name(source), lines)
-        for chunk in chunks:
-            label = name or chunk.run_tag
-            if label is not None:
-                table = chunk.table.replace_schema_metadata({RUN_NAME_KEY: label.encode()})
-                chunk = replace(chunk, table=table)
-                del table
-            yield chunk
-            del chunk  # hold one chunk at a time: not while the next one is read
+            for chunk in _parquet_chunks(source, where, chunk_bytes):
+                yield partial(_labelled, chunk, name)
+                del chunk
+            return
+        lines: _LineIndex = (
+            _FileLines(os.fspath(source))
+            if not _source.is_stdin(source) and head[:2] != _source.GZIP_MAGIC
+            else _CountedLines()
+        )
+        for start, text in _text_blocks(reader, where, chunk_bytes, _is_jsonl_name(source)):
+            if isinstance(lines, _CountedLines):
+                lines.record(start, text)
+            yield partial(_text_chunk, text, where, start, lines, name)
+            del text
     finally:
         reader.close()
+
+
+def _labelled(chunk: QueryChunk, name: str | None) -> QueryChunk:
+    """``chunk`` with the run name (``name``, else its run tag) in its table's metadata."""
+    label = name or chunk.run_tag
+    if label is None:
+        return chunk
+    return replace(chunk, table=chunk.table.replace_schema_metadata({RUN_NAME_KEY: label.encode()}))
 
 
 def score_stream(
@@ -233,8 +252,7 @@ def score_stream_part(
     outside = _Outside(evaluator.qrels.query_ids)
     merged: PartialScores | None = None
     tag: str | None = None
-    chunks = iter_query_chunks(source, chunk_bytes=chunk_bytes, name=name)
-    for chunk in read_ahead(chunks):
+    for chunk in parsed_ahead(_chunk_jobs(source, chunk_bytes, name)):
         part = _score_chunk(evaluator, chunk, where)
         if part.num_run_queries_not_in_qrels:
             part.num_run_queries_not_in_qrels = outside.count_new(chunk.table)
@@ -247,25 +265,33 @@ def score_stream_part(
     return merged, name or tag or _source.stem_of(source)
 
 
-def read_ahead(items: Iterator[QueryChunk]) -> Iterator[QueryChunk]:
-    """Yield ``items`` while a background thread already reads and parses the next one.
+def parsed_ahead(
+    jobs: Iterator[Callable[[], QueryChunk]], workers: int | None = None
+) -> Iterator[QueryChunk]:
+    """Run the chunk ``jobs`` on a small thread pool and yield their chunks in order.
 
-    Parsing (pyarrow) and scoring (numpy) both release the GIL for their long operations, so
-    on two or more cores the next chunk is parsed while this one is scored; memory holds at
-    most two chunks. An error raised while reading comes out here, in order.
+    The file is read here, in order; up to ``workers`` chunks (default: the CPU count, at most
+    4) are parsed on other threads while the caller scores the current one. pyarrow's parser
+    and numpy release the GIL for their long operations, so this uses several cores; memory
+    holds at most ``workers + 1`` chunks. An error comes out in file order.
     """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="irbench-read") as pool:
+    workers = workers or min(4, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="irbench-parse") as pool:
+        queue: deque[Future[QueryChunk]] = deque()
         try:
-            upcoming = pool.submit(next, items, None)
-            while (item := upcoming.result()) is not None:
-                upcoming = pool.submit(next, items, None)
-                yield item
-                del item
+            for job in jobs:
+                queue.append(pool.submit(job))
+                del job
+                if len(queue) > workers:
+                    yield queue.popleft().result()
+            while queue:
+                yield queue.popleft().result()
         finally:
-            upcoming.cancel()
-            wait([upcoming])
-            if isinstance(items, Generator):
-                items.close()
+            for future in queue:
+                future.cancel()
+            wait(queue)
+            if isinstance(jobs, Generator):
+                jobs.close()
 
 
 # --------------------------------------------------------------------------------------------
@@ -458,10 +484,11 @@ def _trailing_run(data: bytes, lo: int, hi: int) -> tuple[int, bytes | None]:
     return lo, qid
 
 
-def _text_chunks(
-    reader: _source.Reader, where: str, chunk_bytes: int, jsonl_name: bool, lines: _LineIndex
-) -> Iterator[QueryChunk]:
-    """Chunks of whole queries from TREC text read ``chunk_bytes`` at a time.
+def _text_blocks(
+    reader: _source.Reader, where: str, chunk_bytes: int, jsonl_name: bool
+) -> Iterator[tuple[int, bytes]]:
+    """Blocks of whole queries of TREC text read ``chunk_bytes`` at a time, with the offset of
+    their first byte in the file.
 
     ``pending`` holds the bytes read but not yet emitted (from file offset ``start``): the
     rows of the last, possibly unfinished, query are carried into the next chunk; a query
@@ -494,9 +521,7 @@ def _text_chunks(
         if cut:
             text = pending[:cut]
             pending = pending[cut:]
-            if isinstance(lines, _CountedLines):
-                lines.record(start, text)
-            yield _text_chunk(text, where, start, lines)
+            yield start, text
             del text
             emitted += 1
             start += cut
@@ -513,7 +538,9 @@ def _text_chunks(
         )
 
 
-def _text_chunk(text: bytes, where: str, start: int, lines: _LineIndex) -> QueryChunk:
+def _text_chunk(
+    text: bytes, where: str, start: int, lines: _LineIndex, name: str | None
+) -> QueryChunk:
     table = _trec.parse_block(
         text,
         _trec.RUN_FORMAT,
@@ -521,7 +548,8 @@ def _text_chunk(text: bytes, where: str, start: int, lines: _LineIndex) -> Query
         first_line=lambda: lines.line_at(start),
         first_byte=start,
     )
-    return QueryChunk(table, (start, start + len(text)), text, _trec.last_run_tag(text), lines)
+    chunk = QueryChunk(table, (start, start + len(text)), text, _trec.last_run_tag(text), lines)
+    return _labelled(chunk, name)
 
 
 # --------------------------------------------------------------------------------------------
