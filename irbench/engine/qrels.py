@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -17,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from irbench._arrow import from_numpy, to_numpy
+from irbench.engine.fingerprint import pair_keys, string_hashes
 from irbench.engine.segments import BoolArray, FloatArray, IntArray, positions_in_segment
 from irbench.errors import DuplicateEntryError, InputFormatError
 
@@ -25,7 +27,7 @@ NONPOOL = -1
 #: Grade given to a retrieved document judged with a negative grade (trec_eval RELVALUE_UNJUDGED).
 UNJUDGED = -2
 
-_BUCKET_SHIFT = np.uint64(44)  # 2^20 buckets for the judged-key bitmap
+_MIN_BUCKET_BITS, _MAX_BUCKET_BITS = 20, 26  # size range of the judged-key bitmap (log2)
 
 
 @dataclass
@@ -111,16 +113,16 @@ class BoundQrels:
     ) -> IntArray:
         """:meth:`lookup` of ``doc_ids[rows]`` through their ``pair_keys(qpos, fingerprint)``.
 
-        A 2^20-bucket bitmap of the judgment keys discards almost every unjudged row with one
-        gather; the few candidates are binary-searched and then confirmed on the strings, so
+        A bitmap of the judgment keys' top bits (about 64 buckets per judgment, at least 2^20)
+        discards almost every unjudged row with one gather; the few candidates are binary-searched and then confirmed on the strings, so
         the result equals :meth:`lookup` exactly (and falls back to it if two judgments of
         the qrels share a key).
         """
         table = self._hashed_judgments()
         if table is None:
             return self.lookup(qpos, pc.take(doc_ids, from_numpy(rows)))
-        keys, order, bitmap = table
-        cand = np.flatnonzero(bitmap[run_keys >> _BUCKET_SHIFT])
+        keys, order, bitmap, shift = table
+        cand = np.flatnonzero(bitmap[run_keys >> shift])
         grades = np.full(len(qpos), NONPOOL, dtype=np.int64)
         if not cand.size:
             return grades
@@ -146,19 +148,54 @@ class BoundQrels:
         """Position in ``doc_ids`` of each judgment's document."""
         return self.keys - self.qpos * np.int64(len(self.doc_ids))
 
-    def _hashed_judgments(self) -> tuple[npt.NDArray[np.uint64], IntArray, BoolArray] | None:
-        """Sorted fingerprint keys of the judgments, their order and the bucket bitmap."""
+    def _hashed_judgments(
+        self,
+    ) -> tuple[npt.NDArray[np.uint64], IntArray, BoolArray, np.uint64] | None:
+        """Sorted fingerprint keys of the judgments, their order, the bucket bitmap and the
+        shift that maps a key to its bucket."""
         if "hashed" not in self._cache:
-            from irbench.engine.fingerprint import pair_keys, string_hashes
-
             keys = pair_keys(self.qpos, string_hashes(self.doc_ids)[self.dpos])
             order = np.argsort(keys, kind="stable")
             keys = keys[order]
-            bitmap = np.zeros(1 << (64 - int(_BUCKET_SHIFT)), dtype=bool)
-            bitmap[keys >> _BUCKET_SHIFT] = True
+            bits = min(max(int(keys.size).bit_length() + 6, _MIN_BUCKET_BITS), _MAX_BUCKET_BITS)
+            shift = np.uint64(64 - bits)
+            bitmap = np.zeros(1 << bits, dtype=bool)
+            bitmap[keys >> shift] = True
             unique = not (keys[1:] == keys[:-1]).any()
-            self._cache["hashed"] = (keys, order, bitmap) if unique else None
+            self._cache["hashed"] = (keys, order, bitmap, shift) if unique else None
         return self._cache["hashed"]  # type: ignore[return-value]
+
+    def query_positions(self, ids: pa.Array) -> IntArray:
+        """Position of each of ``ids`` in :attr:`query_ids`, -1 for ids the qrels lack.
+
+        The ids' fingerprints are binary-searched among the qrels queries' (sorted once) and
+        every match is confirmed on the strings, so the result is exact; unlike
+        ``pc.index_in`` this builds no hash table of the qrels ids per call.
+        """
+        if "query_hashes" not in self._cache:
+            hashes = string_hashes(self.query_ids)
+            order = np.argsort(hashes)
+            unique = not (hashes[order][1:] == hashes[order][:-1]).any()
+            self._cache["query_hashes"] = (hashes[order], order) if unique else None
+        table = cast(
+            "tuple[npt.NDArray[np.uint64], IntArray] | None", self._cache["query_hashes"]
+        )
+        if table is None or len(ids) == 0:
+            found = pc.index_in(ids, value_set=self.query_ids)
+            return to_numpy(found, null=-1).astype(np.int64, copy=False)
+        sorted_hashes, order = table
+        h = string_hashes(ids)
+        at = np.minimum(np.searchsorted(sorted_hashes, h), sorted_hashes.size - 1)
+        pos = np.where(sorted_hashes[at] == h, order[at], -1).astype(np.int64)
+        cand = np.flatnonzero(pos >= 0)
+        if cand.size:
+            same = to_numpy(
+                pc.equal(
+                    pc.take(ids, from_numpy(cand)), pc.take(self.query_ids, from_numpy(pos[cand]))
+                )
+            )
+            pos[cand[~same]] = -1
+        return pos
 
     # ----------------------------------------------------------------- per-query statistics
 

@@ -71,8 +71,7 @@ def _query_positions(qcol: pa.Array, qrels: BoundQrels) -> tuple[IntArray, int]:
     change = to_numpy(pc.not_equal(qcol.slice(1), qcol.slice(0, n - 1)))
     heads = np.flatnonzero(np.concatenate(([True], change)))
     head_ids = pc.take(qcol, from_numpy(heads))
-    found = pc.index_in(head_ids, value_set=qrels.query_ids)
-    head_q = to_numpy(found, null=-1).astype(np.int64, copy=False)
+    head_q = qrels.query_positions(head_ids)
     qpos = np.repeat(head_q, np.diff(np.append(heads, n)))
     outside = np.flatnonzero(head_q < 0)
     n_outside = len(pc.unique(pc.take(head_ids, from_numpy(outside)))) if outside.size else 0

@@ -35,8 +35,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from irbench._arrow import to_numpy
+from irbench._arrow import from_numpy, single_chunk, to_numpy
 from irbench.engine.evaluator import Evaluator, PartialScores, RunScores, duplicate_error
+from irbench.engine.qrels import BoundQrels
 from irbench.errors import (
     DuplicateEntryError,
     InputFormatError,
@@ -249,7 +250,7 @@ def score_stream_part(
     :class:`PartialScores` of the run and its name. Raises as :func:`score_stream` does."""
     where = _source.describe(source)
     tracker = _GroupTracker(evaluator.qrels.num_queries)
-    outside = _Outside(evaluator.qrels.query_ids)
+    outside = _Outside(evaluator.qrels)
     merged: PartialScores | None = None
     tag: str | None = None
     for chunk in parsed_ahead(_chunk_jobs(source, chunk_bytes, name)):
@@ -360,16 +361,16 @@ class _GroupTracker:
 class _Outside:
     """Distinct run queries that are not in the qrels, over all chunks."""
 
-    def __init__(self, qrels_ids: pa.Array) -> None:
-        self.qrels_ids = qrels_ids
-        self.seen = qrels_ids.slice(0, 0)
+    def __init__(self, qrels: BoundQrels) -> None:
+        self.qrels = qrels
+        self.seen: set[str] = set()
 
     def count_new(self, table: pa.Table) -> int:
         """Queries of *table* outside the qrels not seen in earlier chunks; remembers them."""
         ids = pc.unique(table.column("query_id"))
-        ids = ids.filter(pc.invert(pc.is_in(ids, value_set=self.qrels_ids)))
-        new = ids.filter(pc.invert(pc.is_in(ids, value_set=self.seen)))
-        self.seen = pa.concat_arrays([self.seen, new])
+        outside = np.flatnonzero(self.qrels.query_positions(single_chunk(ids)) < 0)
+        new = set(pc.take(ids, from_numpy(outside)).to_pylist()) - self.seen
+        self.seen |= new
         return len(new)
 
 
