@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -170,3 +171,41 @@ def test_real_subprocess_reads_stdin(dl19: tuple[str, str, str]) -> None:
 def test_version() -> None:
     res = runner.invoke(app, ["--version"])
     assert res.exit_code == 0 and res.stdout.startswith("irbench ")
+
+
+def test_eval_imports_only_its_own_command(dl19: tuple[str, str, str]) -> None:
+    """`irbench eval` imports and builds the eval command alone (the others' modules and typer
+    objects cost ~40 ms per invocation), and no rich unless typer itself imports it."""
+    qrels, bm25, _ = dl19
+    script = (
+        "import sys\n"
+        "import typer\n"
+        "rich_by_typer = 'rich' in sys.modules\n"
+        "from irbench.cli.app import app\n"
+        f"sys.argv = ['irbench', 'eval', {qrels!r}, {bm25!r}, '-m', 'nDCG@10', '-f', 'tsv']\n"
+        "try:\n    app()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "cli = sorted(m for m in sys.modules if m.startswith('irbench.cli'))\n"
+        "print('MODULES', ' '.join(cli))\n"
+        "print('RICH', 'rich' in sys.modules and not rich_by_typer)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out[-2].split()[1:] == [
+        "irbench.cli",
+        "irbench.cli.app",
+        "irbench.cli.common",
+        "irbench.cli.eval_cmd",
+    ]
+    assert out[-1] == "RICH False"
+
+
+def test_help_and_suggestions_see_every_command() -> None:
+    from irbench.cli.app import COMMANDS
+
+    res = runner.invoke(app, ["--help"])
+    assert res.exit_code == 0, res.output
+    listed = re.findall(r"^│ (\S+) ", res.stdout, flags=re.MULTILINE)
+    assert [name for name in listed if name in COMMANDS] == list(COMMANDS)
+    res = runner.invoke(app, ["evl", "x"])
+    assert res.exit_code == 2 and "Did you mean 'eval'?" in res.output

@@ -12,7 +12,6 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.markup import escape
 
 from irbench.errors import IrbenchError, IrbenchWarning
 
@@ -35,6 +34,14 @@ def err_console() -> Any:
     from rich.console import Console
 
     return Console(stderr=True, highlight=False)
+
+
+def escape(text: str) -> str:
+    """``text`` with rich markup escaped. rich is imported here, on the first message, not
+    when the command line starts (~15 ms that a successful `irbench eval` does not need)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
