@@ -177,9 +177,7 @@ class BoundQrels:
             order = np.argsort(hashes)
             unique = not (hashes[order][1:] == hashes[order][:-1]).any()
             self._cache["query_hashes"] = (hashes[order], order) if unique else None
-        table = cast(
-            "tuple[npt.NDArray[np.uint64], IntArray] | None", self._cache["query_hashes"]
-        )
+        table = cast("tuple[npt.NDArray[np.uint64], IntArray] | None", self._cache["query_hashes"])
         if table is None or len(ids) == 0:
             found = pc.index_in(ids, value_set=self.query_ids)
             return to_numpy(found, null=-1).astype(np.int64, copy=False)
