@@ -53,7 +53,22 @@ DL_RUN = SHARED / "data" / "runs-rank_llm" / "BM25" / "trec_results_dl19.txt"
 
 SCALES = ("msmarco-dev", "large")
 PEERS = ("pytrec_eval", "ranx", "ir_measures")
-TOOLS = ("irbench", *PEERS)
+FLOOR = "pyarrow-csv"
+TOOLS = ("irbench", *PEERS, FLOOR)
+# The floor: a process that only imports pyarrow and reads the run's three needed columns with
+# pyarrow's CSV reader, with the options of irbench's parser. No evaluator built on that reader
+# can end sooner; it shows how much of irbench's time is left to gain.
+FLOOR_SCRIPT = """
+import sys, pyarrow as pa, pyarrow.csv as c
+names = [f"f{i}" for i in range(6)]
+t = c.read_csv(sys.argv[1], read_options=c.ReadOptions(column_names=names, block_size=16 << 20),
+    parse_options=c.ParseOptions(delimiter=" ", quote_char=False, double_quote=False,
+    escape_char=False, newlines_in_values=False, ignore_empty_lines=True),
+    convert_options=c.ConvertOptions(include_columns=["f0", "f2", "f4"], column_types={
+    "f0": pa.string(), "f2": pa.string(), "f4": pa.float64()}, null_values=[],
+    strings_can_be_null=False, check_utf8=True))
+print(t.num_rows)
+"""
 # anchors' value keys -> irbench measure names ("K" = run depth)
 MEASURES = {
     "ndcg@10": "nDCG@10",
@@ -147,6 +162,8 @@ def run_tool(anchors: ModuleType, tool: str, exe: str, python: str, qrels: str, 
     """One timed child process: returns dict(wall, rss, values, phases) or dict(error)."""
     if tool == "irbench":
         cmd = irbench_cmd(exe, qrels, run, k)
+    elif tool == FLOOR:
+        cmd = [python, "-c", FLOOR_SCRIPT, run]
     else:
         cmd = [python, str(ANCHORS), "_worker", "eval", tool, qrels, run, str(k)]
     out, err, wall, rss, rc, cpu = timed(anchors, cmd)
@@ -155,6 +172,8 @@ def run_tool(anchors: ModuleType, tool: str, exe: str, python: str, qrels: str, 
         return dict(error=tail[:300])
     if tool == "irbench":
         return dict(wall=wall, cpu=cpu, rss=rss, values=parse_irbench_tsv(out, k))
+    if tool == FLOOR:
+        return dict(wall=wall, cpu=cpu, rss=rss, values={})
     j = json.loads(out.split("@@JSON@@", 1)[1])
     phases = {p: j[p] for p in j if p.startswith("t_") and j[p] is not None}
     return dict(
@@ -216,7 +235,7 @@ def agreement(res: dict[str, Any]) -> None:
     if not ib or "error" in ib:
         return
     for tool, r in res.items():
-        if "error" in r:
+        if "error" in r or tool == FLOOR:
             continue
         if tool == "irbench":
             ref = res.get("pytrec_eval")
@@ -265,7 +284,8 @@ def fmt_table(name: str, res: dict[str, Any], k: int) -> list[str]:
             wr = mr = cr = "-"
         lines.append(
             f"| {tool} | {r['wall_median']:.2f} | {r['wall_min']:.2f} | {r['cpu_median']:.2f} | "
-            f"{r['rss_mib']:.0f} | {wr} | {cr} | {mr} | {r.get('agree', '-')} |"
+            f"{r['rss_mib']:.0f} | {wr} | {cr} | {mr} | "
+            f"{r.get('agree', 'reads the run only (floor)' if tool == FLOOR else '-')} |"
         )
     pt = res.get("pytrec_eval", {})
     if ib and pt and "error" not in ib and "error" not in pt:
@@ -278,6 +298,14 @@ def fmt_table(name: str, res: dict[str, Any], k: int) -> list[str]:
             f"{'PASS' if sp >= WALL_TARGET else 'FAIL'}; CPU-time ratio {cs:.2f}x); irbench RSS = {mem:.2f} of pytrec_eval's "
             f"(target <= {MEM_TARGET}: {'PASS' if mem <= MEM_TARGET else 'FAIL'}); "
             f"agreement 1e-9: {'PASS' if ib.get('agree_ok') else 'FAIL'}",
+        ]
+    fl = res.get(FLOOR, {})
+    if pt and fl and "error" not in pt and "error" not in fl:
+        lines += [
+            "",
+            f"floor: a process that only reads the run with pyarrow's CSV reader takes "
+            f"{fl['wall_median']:.2f} s, so no pyarrow-based evaluator can be more than "
+            f"{pt['wall_median'] / fl['wall_median']:.1f}x faster than pytrec_eval here",
         ]
     ph = [
         f"{t}: " + ", ".join(f"{p[2:]} {v:.2f}" for p, v in r["phases"].items())
