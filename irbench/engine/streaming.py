@@ -56,9 +56,9 @@ __all__ = [
     "score_stream_part",
 ]
 
-#: Default size of the blocks read from the file (8 MiB): big enough that per-chunk costs
+#: Default size of the blocks read from the file (4 MiB): big enough that per-chunk costs
 #: vanish, small enough that the temporaries of a chunk are reused memory, not fresh pages.
-DEFAULT_CHUNK_BYTES = 8 << 20
+DEFAULT_CHUNK_BYTES = 4 << 20
 _PARQUET_MAGIC = b"PAR1"
 _SCAN_WINDOW = 1 << 16
 _SNIFF_BYTES = 1 << 16  # the first block is at least this long (to recognise JSON Lines)
@@ -152,6 +152,7 @@ def iter_query_chunks(
     *,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     name: str | None = None,
+    workers: int = 1,
 ) -> Iterator[QueryChunk]:
     """Read a run file sequentially and yield :class:`QueryChunk` s of whole queries.
 
@@ -163,6 +164,9 @@ def iter_query_chunks(
         Bytes read per block (Parquet: about ``chunk_bytes / 48`` rows per batch).
     name:
         Run name stored in each table's metadata (default: the chunk's ``run_tag``).
+    workers:
+        Chunks parsed at once on a thread pool (in order, see :func:`parsed_ahead`); 1 parses
+        each chunk when it is asked for.
 
     Raises
     ------
@@ -170,7 +174,11 @@ def iter_query_chunks(
         Malformed input, with the physical line in the whole file; JSON Lines input (it cannot
         be streamed).
     """
-    for job in _chunk_jobs(source, chunk_bytes, name):
+    jobs = _chunk_jobs(source, chunk_bytes, name)
+    if workers > 1:
+        yield from parsed_ahead(jobs, workers)
+        return
+    for job in jobs:
         yield job()
         del job
 
