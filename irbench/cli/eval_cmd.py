@@ -30,7 +30,7 @@ EXAMPLES = """
   irbench eval qrels.txt runs/*.run -m 'P.5,10' -m map        [dim]# trec_eval names work too[/]
   irbench eval qrels.txt run.txt -m 'AP(rel=2)' -q --format jsonl
   zcat run.gz | irbench eval qrels.txt - -m nDCG@10 -c         [dim]# - reads the run from stdin[/]
-  irbench eval qrels.txt huge.run.gz --stream --chunk-size 256M  [dim]# run larger than memory[/]
+  irbench eval qrels.txt huge.run.gz -m AP --stream           [dim]# bounded memory, or an error[/]
   irbench eval qrels.txt runs/*.run -m AP --engine dask        [dim]# parallel on a local Dask cluster[/]
   irbench eval qrels.txt runs/*.run -m AP --engine dask --scheduler tcp://10.0.0.5:8786
 
@@ -89,20 +89,21 @@ def eval_command(
         bool,
         typer.Option(
             "--stream",
-            help="Read each run in chunks of whole queries, in memory bounded by a few chunks: "
-            "for runs larger than memory (TREC text, .gz, - or Parquet). The run must be grouped "
-            "by query (all lines of a query together, as rankers write them); if it is not, the "
-            "error gives the `sort` command that groups it. Same numbers as without --stream.",
+            help="Insist on streaming: read each run in chunks of whole queries, in memory "
+            "bounded by a few chunks, and refuse a run that is not grouped by query (the error "
+            "gives the `sort` command that groups it); stdin (-) is streamed too. Without it, run "
+            "files grouped by query (as rankers write them) are read in chunks anyway and other "
+            "runs are read whole. Same numbers either way.",
         ),
     ] = False,
     chunk_size: Annotated[
         str,
         typer.Option(
             "--chunk-size",
-            help="With --stream: bytes read per chunk, e.g. 64MB, 256MiB or 1GB. "
+            help="With --stream: bytes read per chunk, e.g. 4MiB, 64MB or 1GB. "
             "Peak memory is a few times this plus the largest query.",
         ),
-    ] = "64MiB",
+    ] = "4MiB",
     engine: EngineOption = EngineName.local,
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
