@@ -5,8 +5,10 @@ whole queries, never held whole) and matching qrels, then runs as fresh subproce
 
 * ``irbench eval QRELS RUN --stream`` on ``--lines`` lines (default 100M: 100,000 queries x
   1,000 documents, about 4 GB of text);
-* ``irbench eval QRELS RUN`` (whole file in memory) on ``--whole-lines`` lines, and prints its
-  peak RSS per line extrapolated to ``--lines`` next to the machine's memory (/proc/meminfo).
+* the whole file read into one table and scored (``read_run`` + ``Evaluator.score_table``, what
+  ``irbench eval`` does with a run that is not grouped by query) on ``--whole-lines`` lines,
+  and prints its peak RSS per line extrapolated to ``--lines`` next to the machine's memory
+  (/proc/meminfo).
 
 Peak RSS is the child's ``ru_maxrss`` from ``os.wait4``. Example (small; the 100M run takes a
 while and ~4 GB of disk)::
@@ -17,16 +19,23 @@ while and ~4 GB of disk)::
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
 PIECE_QUERIES = 1000  # queries generated and written at a time
+# The whole file in one table: irbench eval's path for a run that is not grouped by query.
+WHOLE = """
+import sys, warnings
+from irbench import Evaluator
+from irbench.io import read_run
+warnings.simplefilter("ignore")
+ev = Evaluator(sys.argv[1], ["nDCG@10", "AP", "RR@10"])
+print(ev.score_table(read_run(sys.argv[2])).aggregates)
+"""
 
 
 def write_run(path: Path, num_queries: int, depth: int, seed: int = 0) -> None:
@@ -67,16 +76,31 @@ def write_qrels(path: Path, num_queries: int, depth: int, seed: int = 1) -> None
             fh.write("".join(lines).encode())
 
 
+# Runs the measured command and prints its wall seconds and peak RSS. It is started as a fresh
+# process so that the measured command is forked from a small one: Linux carries a parent's
+# resident size into a forked child's ru_maxrss (through exec), and this script's own data
+# generation makes it large.
+_TIMER = """
+import os, subprocess, sys, time
+start = time.perf_counter()
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+_, status, usage = os.wait4(proc.pid, 0)
+wall = time.perf_counter() - start
+if os.waitstatus_to_exitcode(status) != 0:
+    sys.exit(proc.stderr.read().decode() if proc.stderr else "failed")
+print(wall, usage.ru_maxrss * 1024)
+"""
+
+
 def measure(args: list[str]) -> tuple[float, int]:
     """Wall seconds and peak RSS (bytes) of one child process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        err = proc.stderr.read().decode() if proc.stderr else ""
-        raise SystemExit(f"failed: {' '.join(args)}\n{err}")
-    return wall, usage.ru_maxrss * 1024
+    done = subprocess.run(
+        [sys.executable, "-c", _TIMER, *args], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(args)}\n{done.stderr}")
+    wall, rss = done.stdout.split()
+    return float(wall), int(rss)
 
 
 def mem_total() -> int:
@@ -103,7 +127,7 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=100_000_000, help="streamed run size")
     parser.add_argument("--whole-lines", type=int, default=7_000_000, help="whole-file run size")
     parser.add_argument("--depth", type=int, default=1000, help="documents per query")
-    parser.add_argument("--chunk-size", default="64M", help="--chunk-size of irbench eval")
+    parser.add_argument("--chunk-size", default="4MiB", help="--chunk-size of irbench eval")
     parser.add_argument("--data", type=Path, default=HERE / ".data" / "stream")
     args = parser.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
@@ -113,7 +137,7 @@ def main() -> None:
     print(f"machine memory: {total / 2**30:.1f} GiB")
 
     run, qrels = dataset(args.data, args.whole_lines, args.depth)
-    wall, rss = measure([*irbench, str(qrels), str(run), *measures])
+    wall, rss = measure([sys.executable, "-c", WHOLE, str(qrels), str(run)])
     per_line = rss / args.whole_lines
     print(f"whole file  {args.whole_lines:>12,} lines  {wall:8.1f} s  peak {rss / 2**30:6.2f} GiB")
     print(
