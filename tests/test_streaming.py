@@ -148,6 +148,12 @@ def test_chunks_hold_whole_queries_and_stay_bounded(tmp_path: Path) -> None:
     whole = read_run(path)
     assert pa.concat_tables([c.table for c in chunks]).cast(whole.schema).equals(whole)
     assert chunks[-1].last_line == sum(depths)
+    # parsed ahead on a thread pool: the same chunks, in order
+    ahead = list(iter_query_chunks(path, chunk_bytes=chunk_bytes, workers=3))
+    assert [(c.span, c.first_line, c.last_line) for c in ahead] == [
+        (c.span, c.first_line, c.last_line) for c in chunks
+    ]
+    assert all(a.table.equals(b.table) for a, b in zip(ahead, chunks, strict=True))
 
 
 def test_comments_blank_lines_and_no_final_newline(dl19: tuple[Path, Path], tmp_path: Path) -> None:
