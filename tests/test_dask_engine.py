@@ -299,11 +299,11 @@ class KillOnce(Evaluator):
 
     marker = ""
 
-    def score_whole_part(self, run, name=None):
+    def score_whole_part(self, run, name=None, **kwargs):
         try:  # atomic: of two tasks starting together, exactly one kills its worker
             os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
         except FileExistsError:
-            return super().score_whole_part(run, name)
+            return super().score_whole_part(run, name, **kwargs)
         os._exit(1)
 '''
 

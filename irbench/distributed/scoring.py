@@ -65,7 +65,9 @@ def _attempt(fn: Callable[..., Any], *args: Any) -> _Outcome:
 
 
 def _score_whole(ev: Evaluator, run: Any, name: str | None) -> tuple[PartialScores, str]:
-    return ev.score_whole_part(run, name)
+    # one parsing thread: a Dask worker thread stands for one core, and the cluster already
+    # runs as many tasks at once as it has threads
+    return ev.score_whole_part(run, name, read_workers=1)
 
 
 def _score_shard(ev: Evaluator, table: Any, source: str, run: Any) -> PartialScores:

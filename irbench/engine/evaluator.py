@@ -204,10 +204,13 @@ class Evaluator:
         part = self.score_shard(table, source=source, run=origin)
         return self.finish(part, name or _run_name(table, source))
 
-    def score_whole_part(self, run: Any, name: str | None = None) -> tuple[PartialScores, str]:
+    def score_whole_part(
+        self, run: Any, name: str | None = None, *, read_workers: int | None = None
+    ) -> tuple[PartialScores, str]:
         """Read and score a whole run, stopping before :meth:`finish`: its
         :class:`PartialScores` and its name (``name``, else the run tag, else the source).
-        What a Dask worker computes for one run; the client finishes it."""
+        What a Dask worker computes for one run; the client finishes it. ``read_workers``:
+        threads parsing a run file's chunks (default: the CPU count, at most 4)."""
         from irbench.io import read_run
 
         source = _source_of(run)
@@ -215,7 +218,7 @@ class Evaluator:
             from irbench.engine.streaming import score_stream_part
 
             try:
-                return score_stream_part(self, run, name=name)
+                return score_stream_part(self, run, name=name, workers=read_workers)
             except NotStreamableError:
                 pass  # e.g. not grouped by query: read it whole
         table = read_run(run, name=name)

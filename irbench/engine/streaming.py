@@ -253,15 +253,17 @@ def score_stream_part(
     *,
     name: str | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    workers: int | None = None,
 ) -> tuple[PartialScores, str]:
     """:func:`score_stream` stopped before :meth:`Evaluator.finish`: the merged
-    :class:`PartialScores` of the run and its name. Raises as :func:`score_stream` does."""
+    :class:`PartialScores` of the run and its name. ``workers``: chunks parsed at once (see
+    :func:`parsed_ahead`). Raises as :func:`score_stream` does."""
     where = _source.describe(source)
     tracker = _GroupTracker(evaluator.qrels.num_queries)
     outside = _Outside(evaluator.qrels)
     merged: PartialScores | None = None
     tag: str | None = None
-    for chunk in parsed_ahead(_chunk_jobs(source, chunk_bytes, name)):
+    for chunk in parsed_ahead(_chunk_jobs(source, chunk_bytes, name), workers):
         part = _score_chunk(evaluator, chunk, where)
         if part.num_run_queries_not_in_qrels:
             part.num_run_queries_not_in_qrels = outside.count_new(chunk.table)
