@@ -85,7 +85,7 @@ class _CountedLines:
     def __init__(self) -> None:
         self._at = {0: 1}
 
-    def record(self, start: int, text: bytes) -> None:
+    def record(self, start: int, text: bytes | bytearray) -> None:
         self._at[start + len(text)] = self._at[start] + text.count(b"\n")
 
     def line_at(self, offset: int) -> int:
@@ -134,7 +134,7 @@ class QueryChunk:
 
     table: pa.Table
     span: tuple[int, int]
-    text: bytes | None = None
+    text: bytes | bytearray | None = None
     run_tag: str | None = None
     lines: _LineIndex = field(default=_ROWS, repr=False, compare=False)
 
@@ -452,7 +452,7 @@ def _is_jsonl_name(source: str | os.PathLike[str]) -> bool:
     return _source.strip_compression_suffix(name).endswith((".jsonl", ".ndjson", ".json"))
 
 
-def _refuse_jsonl(first: bytes, where: str, by_name: bool) -> None:
+def _refuse_jsonl(first: bytes | bytearray, where: str, by_name: bool) -> None:
     from irbench.io.readers import _looks_like_json
 
     if by_name or _looks_like_json(first):
@@ -463,7 +463,25 @@ def _refuse_jsonl(first: bytes, where: str, by_name: bool) -> None:
         )
 
 
-def _trailing_run(data: bytes, lo: int, hi: int) -> tuple[int, bytes | None]:
+def _fill(reader: _source.Reader, pending: bytearray, need: int) -> tuple[bytearray, bool]:
+    """A new buffer of ``need`` bytes: ``pending``, then what the reader gives; and whether the
+    reader is exhausted (the buffer is then shorter)."""
+    buf = bytearray(need)
+    have = len(pending)
+    buf[:have] = pending
+    with memoryview(buf) as view:
+        while have < need:
+            got = reader.readinto(view[have:])
+            if not got:
+                break
+            have += got
+    eof = have < need
+    if eof:
+        del buf[have:]
+    return buf, eof
+
+
+def _trailing_run(data: bytes | bytearray, lo: int, hi: int) -> tuple[int, bytes | None]:
     """Find where the last query of ``data[lo:hi]`` (whole lines) begins.
 
     Returns ``(cut, qid)``: ``qid`` is the query id of the last record line (None if the range
@@ -497,30 +515,24 @@ def _trailing_run(data: bytes, lo: int, hi: int) -> tuple[int, bytes | None]:
 
 def _text_blocks(
     reader: _source.Reader, where: str, chunk_bytes: int, jsonl_name: bool
-) -> Iterator[tuple[int, bytes]]:
+) -> Iterator[tuple[int, bytearray]]:
     """Blocks of whole queries of TREC text read ``chunk_bytes`` at a time, with the offset of
     their first byte in the file.
 
     ``pending`` holds the bytes read but not yet emitted (from file offset ``start``): the
     rows of the last, possibly unfinished, query are carried into the next chunk; a query
-    longer than a block makes the next read longer.
+    longer than a block makes the next read longer. Each block is read straight into the
+    buffer that is emitted (one copy from the kernel; the carried tail is the only other).
     """
-    pending = b""
+    pending = bytearray()
     start = 0
     need = max(chunk_bytes, _SNIFF_BYTES)
     eof = False
     first = True
     emitted = 0
     while True:
-        parts = [pending]
-        have = len(pending)
-        while have < need and not eof:
-            block = reader.read(need - have)
-            eof = not block
-            parts.append(block)
-            have += len(block)
-        pending = b"".join(parts) if len(parts) > 1 else pending
-        del parts
+        if len(pending) < need and not eof:
+            pending, eof = _fill(reader, pending, need)
         if first:
             _trec.check_start(pending, where)
             _refuse_jsonl(pending, where, jsonl_name)
@@ -530,10 +542,10 @@ def _text_blocks(
         if eof:
             cut = end if qid is not None else 0
         if cut:
-            text = pending[:cut]
-            pending = pending[cut:]
-            yield start, text
-            del text
+            rest = pending[cut:]
+            del pending[cut:]
+            yield start, pending
+            pending = rest
             emitted += 1
             start += cut
             need = chunk_bytes
@@ -550,7 +562,7 @@ def _text_blocks(
 
 
 def _text_chunk(
-    text: bytes, where: str, start: int, lines: _LineIndex, name: str | None
+    text: bytes | bytearray, where: str, start: int, lines: _LineIndex, name: str | None
 ) -> QueryChunk:
     table = _trec.parse_block(
         text,

@@ -41,8 +41,9 @@ _STDIN_NAME = "<stdin>"
 _COMPRESSED_SUFFIXES = (".gz", ".gzip")
 _MMAP_MIN_BYTES = 1 << 20
 
-#: File content: ``bytes``, or a read-only ``mmap`` for large plain files (no copy).
-Data = bytes | mmap.mmap
+#: File content: ``bytes``, a read-only ``mmap`` for large plain files (no copy), or a
+#: ``bytearray`` a streamed chunk was read into.
+Data = bytes | bytearray | mmap.mmap
 
 
 def is_stdin(source: object) -> bool:
@@ -122,9 +123,12 @@ def _read_path(path: str | os.PathLike[str]) -> Data:
 
 
 class Reader(Protocol):
-    """A binary stream: ``read(n)`` returns up to *n* bytes, ``b""`` at the end."""
+    """A binary stream: ``read(n)`` returns up to *n* bytes, ``b""`` at the end; ``readinto``
+    fills a buffer and returns the number of bytes written, 0 at the end."""
 
     def read(self, n: int = -1, /) -> bytes: ...
+
+    def readinto(self, buffer: memoryview, /) -> int: ...
 
     def close(self) -> None: ...
 
@@ -144,6 +148,19 @@ class _Prefixed:
         out, self._head = self._head[:n], self._head[n:]
         return out + self._stream.read(n - len(out)) if len(out) < n else out
 
+    def readinto(self, buffer: memoryview, /) -> int:
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        readinto = getattr(self._stream, "readinto", None)
+        if readinto is not None:
+            return int(readinto(buffer) or 0)
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
     def close(self) -> None:
         if self._owned:  # never close stdin
             self._stream.close()
@@ -161,11 +178,20 @@ class _Gunzip:
         try:
             return self._gz.read(n)
         except (OSError, EOFError, zlib.error) as exc:
-            raise InputFormatError(
-                f"corrupt or truncated gzip data ({exc})",
-                path=self._where,
-                hint="re-create the file, or check it with `gzip -t`",
-            ) from None
+            raise self._corrupt(exc) from None
+
+    def readinto(self, buffer: memoryview, /) -> int:
+        try:
+            return self._gz.readinto(buffer)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise self._corrupt(exc) from None
+
+    def _corrupt(self, exc: Exception) -> InputFormatError:
+        return InputFormatError(
+            f"corrupt or truncated gzip data ({exc})",
+            path=self._where,
+            hint="re-create the file, or check it with `gzip -t`",
+        )
 
     def close(self) -> None:
         self._gz.close()
