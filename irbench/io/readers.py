@@ -27,7 +27,7 @@ from typing import Any
 import pyarrow as pa
 
 from irbench._arrow import read_parquet
-from irbench.errors import InputFormatError
+from irbench.errors import InputFormatError, NotStreamableError
 from irbench.io import _source, _tables, _trec
 from irbench.io.schema import QRELS_SCHEMA, RUN_NAME_KEY, RUN_SCHEMA
 
@@ -177,6 +177,14 @@ def schema_kind(schema: pa.Schema) -> str:
 def _read_file(source: str | os.PathLike[str], schema: pa.Schema) -> tuple[pa.Table, str]:
     where = _source.describe(source)
     stem = _source.stem_of(source)
+    if schema is RUN_SCHEMA and _is_run_text_file(source):
+        from irbench.io.chunks import read_run_in_chunks
+
+        try:
+            table, tag = read_run_in_chunks(source)
+            return table, tag or stem
+        except NotStreamableError:
+            pass  # JSON Lines after all: read whole below
     data = _source.load_bytes(source)
     if data[: len(_PARQUET_MAGIC)] == _PARQUET_MAGIC:
         return _read_parquet(data, schema, where, stem)
@@ -187,6 +195,21 @@ def _read_file(source: str | os.PathLike[str], schema: pa.Schema) -> tuple[pa.Ta
     table = _trec.parse_trec(data, fmt, where)
     tag = _trec.last_run_tag(data) if fmt is _trec.RUN_FORMAT else None
     return table, tag or stem
+
+
+def _is_run_text_file(source: str | os.PathLike[str]) -> bool:
+    """A file (not stdin) that may be TREC text: not named as JSON and not Parquet. Such runs
+    are read in chunks parsed in parallel (:func:`irbench.io.chunks.read_run_in_chunks`)."""
+    if _source.is_stdin(source):
+        return False
+    path = os.fspath(source)
+    if _source.strip_compression_suffix(path).endswith(_JSON_SUFFIXES):
+        return False
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(_PARQUET_MAGIC)) != _PARQUET_MAGIC
+    except OSError:
+        return False  # the whole-file path reports it
 
 
 def _looks_like_json(data: _source.Data) -> bool:
