@@ -119,18 +119,6 @@ def _source_of(run: Any) -> str:
     return str(run) if isinstance(run, str) or hasattr(run, "__fspath__") else "run"
 
 
-def _streamable(run: Any) -> bool:
-    """True for a run file that may be scored in chunks of whole queries (a path, not stdin,
-    not named as JSON). Chunks keep memory bounded and let reading overlap scoring; a file
-    that turns out not to be grouped by query is read whole instead."""
-    if not (isinstance(run, str) or hasattr(run, "__fspath__")):
-        return False
-    path = os.fspath(run)
-    return path != "-" and not path.lower().endswith(
-        (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz")
-    )
-
-
 def _run_name(table: pa.Table, fallback: str) -> str:
     meta = table.schema.metadata or {}
     name = meta.get(RUN_NAME_KEY)
@@ -212,9 +200,10 @@ class Evaluator:
         What a Dask worker computes for one run; the client finishes it. ``read_workers``:
         threads parsing a run file's chunks (default: the CPU count, at most 4)."""
         from irbench.io import read_run
+        from irbench.io.chunks import is_streamable_path
 
         source = _source_of(run)
-        if _streamable(run):
+        if is_streamable_path(run):  # chunks: bounded memory, reading overlaps scoring
             from irbench.engine.streaming import score_stream_part
 
             try:

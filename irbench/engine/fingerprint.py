@@ -67,9 +67,7 @@ def string_hashes(arr: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.uint64]:
     max_len = int(lengths.max())
     last = words.size - 1
     for w in range(0, max(max_len, 1), 8):
-        pos = starts + w if w else starts
-        if w:
-            np.minimum(pos, last, out=pos)
+        pos = np.minimum(starts + w, last) if w else starts  # (a string starts <= last)
         word = words[pos]
         word &= _TAIL_MASK[np.clip(lengths - w, 0, 8)]  # zero the bytes past the string
         with np.errstate(over="ignore"):

@@ -113,10 +113,10 @@ class BoundQrels:
     ) -> IntArray:
         """:meth:`lookup` of ``doc_ids[rows]`` through their ``pair_keys(qpos, fingerprint)``.
 
-        A bitmap of the judgment keys' top bits (about 64 buckets per judgment, at least 2^20)
-        discards almost every unjudged row with one gather; the few candidates are binary-searched and then confirmed on the strings, so
-        the result equals :meth:`lookup` exactly (and falls back to it if two judgments of
-        the qrels share a key).
+        A bitmap of the judgment keys' top bits (about 64 buckets per judgment, at least
+        2^20) discards almost every unjudged row with one gather; the few candidates are
+        binary-searched and then confirmed on the strings, so the result equals :meth:`lookup`
+        exactly (and falls back to it if two judgments of the qrels share a key).
         """
         table = self._hashed_judgments()
         if table is None:

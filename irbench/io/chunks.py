@@ -41,6 +41,7 @@ __all__ = [
     "LineSpan",
     "QueryChunk",
     "chunk_jobs",
+    "is_streamable_path",
     "iter_query_chunks",
     "parsed_ahead",
     "read_run_in_chunks",
@@ -264,6 +265,15 @@ class LineSpan:
 # --------------------------------------------------------------------------------------------
 # TREC text: blocks cut at query boundaries
 # --------------------------------------------------------------------------------------------
+
+
+def is_streamable_path(source: object) -> bool:
+    """True for a run that may be read in chunks: a path, not stdin (``-``), not named as JSON
+    Lines. JSON content under another name is found when the first chunk is read
+    (:class:`~irbench.errors.NotStreamableError`)."""
+    if not isinstance(source, (str, os.PathLike)) or _source.is_stdin(source):
+        return False
+    return not _is_jsonl_name(source)
 
 
 def _is_jsonl_name(source: str | os.PathLike[str]) -> bool:

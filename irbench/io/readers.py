@@ -198,15 +198,14 @@ def _read_file(source: str | os.PathLike[str], schema: pa.Schema) -> tuple[pa.Ta
 
 
 def _is_run_text_file(source: str | os.PathLike[str]) -> bool:
-    """A file (not stdin) that may be TREC text: not named as JSON and not Parquet. Such runs
-    are read in chunks parsed in parallel (:func:`irbench.io.chunks.read_run_in_chunks`)."""
-    if _source.is_stdin(source):
-        return False
-    path = os.fspath(source)
-    if _source.strip_compression_suffix(path).endswith(_JSON_SUFFIXES):
+    """A run file that may be TREC text (not stdin, not named as JSON, not Parquet): read in
+    chunks parsed in parallel (:func:`irbench.io.chunks.read_run_in_chunks`)."""
+    from irbench.io.chunks import is_streamable_path
+
+    if not is_streamable_path(source):
         return False
     try:
-        with open(path, "rb") as fh:
+        with open(os.fspath(source), "rb") as fh:
             return fh.read(len(_PARQUET_MAGIC)) != _PARQUET_MAGIC
     except OSError:
         return False  # the whole-file path reports it
