@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from irbench.engine import Evaluator
+from irbench.engine.ranking import Ranking
 from irbench.errors import DuplicateEntryError
 from irbench.io.schema import QRELS_SCHEMA, RUN_SCHEMA
 
@@ -144,6 +145,18 @@ def test_query_with_no_relevant_document_is_averaged_as_zero() -> None:
 _ID_PARTS = ["", "a", "b", "ab", "abcdefgh", "abcdefghi", "é", "\x7f", "9", "0" * 9]
 
 
+def _ranked_rows(ranking: Ranking, qids: list[str]) -> list[tuple[str, int, int]]:
+    """(query id, rank, grade) of every row of a ranking."""
+    return list(
+        zip(
+            (qids[p] for p in ranking.qpos),
+            ranking.rank.tolist(),
+            ranking.grade.tolist(),
+            strict=True,
+        )
+    )
+
+
 @st.composite
 def _tied_run(draw: st.DrawFn) -> list[tuple[str, str, float]]:
     """Runs with many tied scores and ids that share long prefixes (the hard tie-break cases)."""
@@ -199,14 +212,7 @@ def test_rank_order_equals_trec_eval_sort(rows: list[tuple[str, str, float]]) ->
     ranking = rank_run(run, qrels)
     grade_of = {(q, d): g for q, d, g in qrels_rows}
     qids = qrels.query_ids.to_pylist()
-    got = list(
-        zip(
-            (qids[p] for p in ranking.qpos),
-            ranking.rank.tolist(),
-            ranking.grade.tolist(),
-            strict=True,
-        )
-    )
+    got = _ranked_rows(ranking, qids)
     want = []
     for q in sorted({r[0] for r in rows}, key=str.encode):
         docs = sorted(((s, d.encode()) for qq, d, s in rows if qq == q), reverse=True)
@@ -271,13 +277,6 @@ def test_listed_ranks_equal_the_full_trec_eval_sort(
             if (q, d) in grade_of:
                 g = grade_of[(q, d)]
                 want.append((q, r, g if g >= 0 else UNJUDGED))
-    got = list(
-        zip(
-            (qids[p] for p in ranking.qpos),
-            ranking.rank.tolist(),
-            ranking.grade.tolist(),
-            strict=True,
-        )
-    )
+    got = _ranked_rows(ranking, qids)
     assert got == want
     assert ranking.num_ret.tolist() == num_ret
