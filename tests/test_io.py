@@ -91,6 +91,7 @@ NOISY_RUNS = {
     "blank_lines": "\n\n" + RUN_TEXT.replace("\n", "\n \n\t\n") + "\n",
     "comments": "# header\n" + RUN_TEXT.replace("2 Q0 007", "  # note\n2 Q0 007") + "#end",
     "extra_columns": RUN_TEXT.replace("tagA", "tagA junk more").replace("tagB", "tagB x"),
+    "extra_columns_everywhere": RUN_TEXT.replace("\n", " x 1.5\n"),
     "mixed": "# c\r\n\t" + RUN_TEXT.replace("\n", " \r\n").replace("Q0 ", "Q0\t\t"),
 }
 
@@ -100,6 +101,17 @@ def test_noisy_run_equals_clean(tmp_path: Path, variant: str) -> None:
     table = read_run(write(tmp_path, f"{variant}.run", NOISY_RUNS[variant]))
     assert rows(table) == RUN_ROWS
     assert table.schema.metadata[RUN_NAME_KEY] in (b"tagB", b"tagB")
+
+
+def test_extra_run_columns_on_every_line_stay_on_the_fast_path() -> None:
+    """The same extra columns on every line are parsed by pyarrow (no line-by-line pass); lines
+    with different numbers of columns go to the precise path, which also accepts them."""
+    from irbench.io import _trec
+
+    uniform = NOISY_RUNS["extra_columns_everywhere"].encode()
+    fast = _trec._fast_parse(uniform, _trec.RUN_FORMAT)
+    assert fast is not None and rows(fast) == RUN_ROWS
+    assert _trec._fast_parse(NOISY_RUNS["extra_columns"].encode(), _trec.RUN_FORMAT) is None
 
 
 @pytest.mark.parametrize(

@@ -21,8 +21,9 @@ Format rules (both files)
 
 Implementation
 --------------
-Clean bytes (single spaces, no tab/CR/VT/FF, no ``#``) go straight to ``pyarrow.csv``. Other
-bytes are normalised first (only the needed steps). Whenever pyarrow fails or a vectorised check
+Clean bytes (single spaces, no tab/CR/VT/FF, no ``#``) go straight to ``pyarrow.csv``, with as
+many columns as the first run line has (extra run columns stay on the fast path when every line
+has them). Other bytes are normalised first (only the needed steps). Whenever pyarrow fails or a vectorised check
 finds a problem, a line-by-line Python pass over the *original* bytes locates the first bad
 physical line and raises; if it finds none (e.g. extra run columns) it returns its own result.
 """
@@ -315,6 +316,9 @@ def _fast_parse(text: Data, fmt: TrecFormat) -> pa.Table | None:
     if not text:
         return None
     n_fields = fmt.min_fields
+    if fmt.max_fields is None:  # extra run columns: as many as the first line has
+        newline = text.find(b"\n")
+        n_fields = max(n_fields, text[: newline if newline >= 0 else len(text)].count(b" ") + 1)
     names = [f"f{i}" for i in range(n_fields)]
     value = f"f{fmt.value_field}"
     value_type = pa.float64() if not fmt.is_qrels else pa.string()
