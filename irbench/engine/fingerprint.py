@@ -55,7 +55,13 @@ def string_hashes(arr: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.uint64]:
     The bytes are read eight at a time (one gather per word of the longest string), each word
     mixed into the length with splitmix64's multipliers.
     """
-    arr = single_chunk(arr)
+    if isinstance(arr, pa.ChunkedArray):
+        if arr.num_chunks == 1:
+            arr = arr.chunk(0)
+        elif arr.num_chunks > 1:  # chunk by chunk: no copy of the whole column
+            return np.concatenate([string_hashes(chunk) for chunk in arr.chunks])
+        else:
+            arr = single_chunk(arr)
     offsets, data = _offsets_and_data(arr)
     starts = offsets[:-1]
     lengths = offsets[1:] - starts

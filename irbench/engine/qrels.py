@@ -28,6 +28,7 @@ NONPOOL = -1
 UNJUDGED = -2
 
 _MIN_BUCKET_BITS, _MAX_BUCKET_BITS = 20, 26  # size range of the judged-key bitmap (log2)
+_FEW_IDS = 1 / 8  # query_positions: ids per qrels query below which fingerprints are cheaper
 
 
 @dataclass
@@ -109,7 +110,11 @@ class BoundQrels:
         return grades
 
     def lookup_hashed(
-        self, qpos: IntArray, run_keys: npt.NDArray[np.uint64], doc_ids: pa.Array, rows: IntArray
+        self,
+        qpos: IntArray,
+        run_keys: npt.NDArray[np.uint64],
+        doc_ids: pa.Array | pa.ChunkedArray,
+        rows: IntArray,
     ) -> IntArray:
         """:meth:`lookup` of ``doc_ids[rows]`` through their ``pair_keys(qpos, fingerprint)``.
 
@@ -165,13 +170,18 @@ class BoundQrels:
             self._cache["hashed"] = (keys, order, bitmap, shift) if unique else None
         return self._cache["hashed"]  # type: ignore[return-value]
 
-    def query_positions(self, ids: pa.Array) -> IntArray:
+    def query_positions(self, ids: pa.Array | pa.ChunkedArray) -> IntArray:
         """Position of each of ``ids`` in :attr:`query_ids`, -1 for ids the qrels lack.
 
-        The ids' fingerprints are binary-searched among the qrels queries' (sorted once) and
-        every match is confirmed on the strings, so the result is exact; unlike
-        ``pc.index_in`` this builds no hash table of the qrels ids per call.
+        For a few ids (a chunk's queries against large qrels), their fingerprints are
+        binary-searched among the qrels queries' (sorted once) and every match is confirmed on
+        the strings, so the result is exact and no hash table of the qrels ids is built per
+        call. Many ids (a run whose queries are interleaved) go through ``pc.index_in``, whose
+        per-call table of the qrels ids is then the cheaper part.
         """
+        if len(ids) > _FEW_IDS * self.num_queries:
+            found = pc.index_in(ids, value_set=self.query_ids)
+            return to_numpy(found, null=-1).astype(np.int64, copy=False)
         if "query_hashes" not in self._cache:
             hashes = string_hashes(self.query_ids)
             order = np.argsort(hashes)

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from irbench._arrow import from_numpy, single_chunk, to_numpy
+from irbench._arrow import from_numpy, to_numpy
 from irbench.engine.fingerprint import pair_keys, string_hashes
 from irbench.engine.qrels import NONPOOL, UNJUDGED, BoundQrels
 from irbench.engine.segments import BoolArray, IntArray, positions_in_segment
@@ -59,7 +59,7 @@ def _order(qpos: IntArray, score: np.ndarray) -> IntArray | None:
     return np.lexsort((-score, qpos))
 
 
-def _query_positions(qcol: pa.Array, qrels: BoundQrels) -> tuple[IntArray, int]:
+def _query_positions(qcol: pa.Array | pa.ChunkedArray, qrels: BoundQrels) -> tuple[IntArray, int]:
     """``qpos`` of every row (-1 if its query is not in the qrels) and how many such queries.
 
     Runs come grouped by query, so only the first row of each run of equal ids (found by one
@@ -79,7 +79,7 @@ def _query_positions(qcol: pa.Array, qrels: BoundQrels) -> tuple[IntArray, int]:
 
 
 def _check_duplicates(
-    qpos: IntArray, key: np.ndarray, docs: pa.Array, rows: IntArray, source: str
+    qpos: IntArray, key: np.ndarray, docs: pa.Array | pa.ChunkedArray, rows: IntArray, source: str
 ) -> None:
     """Refuse a run that retrieves the same document twice for a query (trec_eval does).
 
@@ -117,7 +117,11 @@ def _tie_groups(qpos: IntArray, score: np.ndarray) -> IntArray:
 
 
 def _listed_ranks(
-    qpos: IntArray, score: np.ndarray, listed: IntArray, docs: pa.Array, rows: IntArray
+    qpos: IntArray,
+    score: np.ndarray,
+    listed: IntArray,
+    docs: pa.Array | pa.ChunkedArray,
+    rows: IntArray,
 ) -> IntArray:
     """trec_eval rank of each row in ``listed``, in a run whose queries are consecutive and
     sorted by score descending (ties in any order).
@@ -173,7 +177,7 @@ def rank_run(
     hashed once for document keys, and the ids of tied listed rows sorted; everything else is
     numpy on integer keys.
     """
-    qcol, docs = single_chunk(run.column("query_id")), single_chunk(run.column("doc_id"))
+    qcol, docs = run.column("query_id"), run.column("doc_id")  # Array or ChunkedArray
     scores = to_numpy(run.column("score")).astype(np.float64, copy=False)
     if np.isnan(scores).any():
         raise InputFormatError("a score is NaN; scores must be numbers", path=source)
