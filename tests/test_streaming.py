@@ -268,6 +268,50 @@ def test_not_grouped_run_is_refused_with_the_sort_command(
     _assert_same(_quiet_score(ev, path, stream=True, chunk_bytes=1 << 20), _quiet_score(ev, path))
 
 
+@pytest.mark.parametrize("complete", [False, True])
+def test_interleaved_run_is_scored_in_query_partitions(
+    dl19: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, complete: bool
+) -> None:
+    """A run whose queries are interleaved (shuffled lines, queries outside the qrels, a gzip
+    copy) is split by query into partitions, each scored whole: the numbers of the whole run,
+    with many partitions and many chunks."""
+    from irbench.engine import streaming
+
+    qrels, run = dl19
+    lines = _lines(run)
+    lines += [f"x{i % 7} Q0 d{i} 1 {i} t\n".encode() for i in range(300)]
+    rng = np.random.default_rng(3)
+    shuffled = tmp_path / "shuffled.txt"
+    shuffled.write_bytes(b"".join(lines[i] for i in rng.permutation(len(lines))))
+    gz = tmp_path / "shuffled.txt.gz"
+    gz.write_bytes(gzip.compress(shuffled.read_bytes()))
+    monkeypatch.setattr(streaming, "PARTITION_BYTES", 20_000)
+    ev = Evaluator(qrels, MEASURES, complete=complete, max_results=500)
+    whole = _quiet_score(ev, shuffled)
+    assert whole.num_run_queries_not_in_qrels == 7
+    for path in (shuffled, gz):
+        assert streaming._partition_count(path, ev.qrels.num_queries) > 5
+        part, name = streaming.score_partitioned_part(ev, path, chunk_bytes=3000)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _assert_same(ev.finish(part, name), whole)
+            _assert_same(ev.score(path), whole)  # streaming finds it not grouped, then this
+
+
+def test_duplicate_in_an_interleaved_run_names_its_lines(
+    dl19: tuple[Path, Path], tmp_path: Path
+) -> None:
+    qrels, run = dl19
+    path, _, _ = _ungrouped(run, tmp_path)
+    lines = _lines(path)
+    lines.insert(3000, lines[100])
+    path.write_bytes(b"".join(lines))
+    ev = Evaluator(qrels, ["AP"])
+    with pytest.raises(DuplicateEntryError) as info:
+        ev.score(path)  # not grouped: scored in query partitions
+    assert "lines 101, 3001" in str(info.value)
+
+
 def test_not_grouped_gzip_gets_the_zcat_command(dl19: tuple[Path, Path], tmp_path: Path) -> None:
     qrels, run = dl19
     path, _, _ = _ungrouped(run, tmp_path)

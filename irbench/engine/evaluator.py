@@ -29,6 +29,7 @@ from irbench.errors import (
     IrbenchWarning,
     MeasureError,
     NotStreamableError,
+    RunNotGroupedError,
 )
 from irbench.io.schema import RESULTS_SCHEMA, RUN_NAME_KEY
 from irbench.measures.spec import Measure, parse_measures
@@ -204,12 +205,14 @@ class Evaluator:
 
         source = _source_of(run)
         if is_streamable_path(run):  # chunks: bounded memory, reading overlaps scoring
-            from irbench.engine.streaming import score_stream_part
+            from irbench.engine.streaming import score_partitioned_part, score_stream_part
 
             try:
                 return score_stream_part(self, run, name=name, workers=read_workers)
+            except RunNotGroupedError:  # queries interleaved: split the rows by query instead
+                return score_partitioned_part(self, run, name=name, workers=read_workers)
             except NotStreamableError:
-                pass  # e.g. not grouped by query: read it whole
+                pass  # JSON Lines: read it whole
         table = read_run(run, name=name)
         return self.score_shard(table, source=source, run=run), name or _run_name(table, source)
 

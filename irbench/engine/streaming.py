@@ -44,12 +44,14 @@ from irbench.io.chunks import (
     iter_query_chunks,
     parsed_ahead,
 )
+from irbench.io.schema import RUN_SCHEMA
 
 __all__ = [
     "DEFAULT_CHUNK_BYTES",
     "QueryChunk",
     "iter_query_chunks",
     "parsed_ahead",
+    "score_partitioned_part",
     "score_stream",
     "score_stream_part",
 ]
@@ -107,6 +109,78 @@ def score_stream_part(
     if merged is None:  # iter_query_chunks raises on a file without records
         raise InputFormatError("no run records found", path=where)
     return merged, name or tag or _source.stem_of(source)
+
+
+def score_partitioned_part(
+    evaluator: Evaluator,
+    source: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    workers: int | None = None,
+) -> tuple[PartialScores, str]:
+    """Score a run that need not be grouped by query, stopping before
+    :meth:`Evaluator.finish` (the :class:`PartialScores` and the run name).
+
+    The chunks are parsed on a thread pool and each chunk's rows are split by query position
+    into ranges of the qrels queries (about one per ``PARTITION_BYTES`` of run); every
+    partition then holds all the rows of its queries and is scored whole, so the numbers are
+    those of the whole run. Memory holds the run's rows of qrels queries as Arrow chunks
+    (rows of other queries are counted and dropped), while the sort and the temporaries of
+    scoring are partition-sized: the whole run is never sorted at once.
+    """
+    where = _source.describe(source)
+    qrels = evaluator.qrels
+    n_parts = _partition_count(source, qrels.num_queries)
+    pieces: list[list[pa.Table]] = [[] for _ in range(n_parts)]
+    outside = _Outside(qrels)
+    n_outside = 0
+    tag: str | None = None
+    for chunk in parsed_ahead(chunk_jobs(source, chunk_bytes, name), workers):
+        table = chunk.table.replace_schema_metadata(None)
+        tag = chunk.run_tag
+        del chunk
+        qpos = qrels.query_positions(table.column("query_id"))
+        if (qpos < 0).any():
+            n_outside += outside.count_new(table.filter(from_numpy(qpos < 0)))
+        kept = np.flatnonzero(qpos >= 0)
+        part_of = qpos[kept] * n_parts // max(qrels.num_queries, 1)
+        order = np.argsort(part_of, kind="stable")
+        bounds = np.searchsorted(part_of[order], np.arange(n_parts + 1))
+        for p in np.flatnonzero(np.diff(bounds)).tolist():
+            rows = kept[order[bounds[p] : bounds[p + 1]]]
+            pieces[p].append(table.take(from_numpy(rows)))
+        del table
+    merged: PartialScores | None = None
+    for held in pieces:
+        if not held:
+            continue
+        whole = pa.concat_tables(held)
+        held.clear()
+        part = evaluator.score_shard(whole, source=where, run=source)
+        merged = part if merged is None else merged.merge(part, what="partition")
+    if merged is None:  # no row of a qrels query: an empty ranking of nothing
+        empty = pa.Table.from_arrays([pa.nulls(0, f.type) for f in RUN_SCHEMA], schema=RUN_SCHEMA)
+        merged = evaluator.score_part(empty, source=where)
+    merged.num_run_queries_not_in_qrels = n_outside
+    return merged, name or tag or _source.stem_of(source)
+
+
+#: Bytes of run text per partition of :func:`score_partitioned_part` (the partition is sorted
+#: and scored whole, so this bounds its temporaries).
+PARTITION_BYTES = 32 << 20
+
+
+def _partition_count(source: str | os.PathLike[str], num_queries: int) -> int:
+    """Partitions for a run file: one per ``PARTITION_BYTES`` of text (a gzip file counts four
+    times its size), at most one per qrels query."""
+    try:
+        size = os.path.getsize(source)
+        if _is_gzip(os.fspath(source)):
+            size *= 4
+    except OSError:
+        size = PARTITION_BYTES
+    return int(max(1, min(num_queries, -(-size // PARTITION_BYTES))))
 
 
 # --------------------------------------------------------------------------------------------
