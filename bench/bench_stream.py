@@ -5,8 +5,8 @@ whole queries, never held whole) and matching qrels, then runs as fresh subproce
 
 * ``irbench eval QRELS RUN --stream`` on ``--lines`` lines (default 100M: 100,000 queries x
   1,000 documents, about 4 GB of text);
-* the whole file read into one table and scored (``read_run`` + ``Evaluator.score_table``, what
-  ``irbench eval`` does with a run that is not grouped by query) on ``--whole-lines`` lines,
+* the whole file read into one table and scored (``read_run`` + ``Evaluator.score_table``, as
+  the Python API allows) on ``--whole-lines`` lines,
   and prints its peak RSS per line extrapolated to ``--lines`` next to the machine's memory
   (/proc/meminfo).
 
@@ -27,7 +27,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 PIECE_QUERIES = 1000  # queries generated and written at a time
-# The whole file in one table: irbench eval's path for a run that is not grouped by query.
+# The whole file in one table and scored (read_run + Evaluator.score_table).
 WHOLE = """
 import sys, warnings
 from irbench import Evaluator
