@@ -148,7 +148,7 @@ class BoundQrels:
         grades[hit_rows] = np.where(g < 0, UNJUDGED, g)
         return grades
 
-    @property
+    @cached_property
     def dpos(self) -> IntArray:
         """Position in ``doc_ids`` of each judgment's document."""
         return self.keys - self.qpos * np.int64(len(self.doc_ids))
