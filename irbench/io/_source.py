@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import mmap
 import os
+import stat
 import sys
 import zlib
 from collections.abc import Iterator
@@ -124,11 +125,14 @@ def _read_path(path: str | os.PathLike[str]) -> Data:
 
 class Reader(Protocol):
     """A binary stream: ``read(n)`` returns up to *n* bytes, ``b""`` at the end; ``readinto``
-    fills a buffer and returns the number of bytes written, 0 at the end."""
+    fills a buffer and returns the number of bytes written, 0 at the end; ``remaining`` is the
+    number of bytes left when it is known (a regular file), else None."""
 
     def read(self, n: int = -1, /) -> bytes: ...
 
     def readinto(self, buffer: memoryview, /) -> int: ...
+
+    def remaining(self) -> int | None: ...
 
     def close(self) -> None: ...
 
@@ -161,6 +165,15 @@ class _Prefixed:
         buffer[: len(data)] = data
         return len(data)
 
+    def remaining(self) -> int | None:
+        try:
+            info = os.fstat(self._stream.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                return None
+            return len(self._head) + max(info.st_size - self._stream.tell(), 0)
+        except (OSError, AttributeError, ValueError):
+            return None
+
     def close(self) -> None:
         if self._owned:  # never close stdin
             self._stream.close()
@@ -185,6 +198,9 @@ class _Gunzip:
             return self._gz.readinto(buffer)
         except (OSError, EOFError, zlib.error) as exc:
             raise self._corrupt(exc) from None
+
+    def remaining(self) -> int | None:
+        return None  # the decompressed size is not known in advance
 
     def _corrupt(self, exc: Exception) -> InputFormatError:
         return InputFormatError(

@@ -19,6 +19,7 @@ whole file; in a plain file they are counted only when an error needs one.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
@@ -223,11 +224,20 @@ def parsed_ahead(jobs: Iterator[Callable[[], T]], workers: int | None = None) ->
     and numpy release the GIL for their long operations, so this uses several cores; memory
     holds at most ``workers + 1`` chunks. An error comes out in file order.
     """
+    first = next(jobs, None)
+    if first is None:
+        return
+    second = next(jobs, None)
+    if second is None:  # one chunk (a small run): nothing to overlap, no pool to start
+        yield first()
+        return
     workers = workers or min(4, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="irbench-parse") as pool:
         queue: deque[Future[T]] = deque()
+        pending = itertools.chain((first, second), jobs)
+        del first, second  # (the chain lets go of each job once it is submitted)
         try:
-            for job in jobs:
+            for job in pending:
                 queue.append(pool.submit(job))
                 del job
                 if len(queue) > workers:
@@ -294,7 +304,10 @@ def _refuse_jsonl(first: bytes | bytearray, where: str, by_name: bool) -> None:
 
 def _fill(reader: _source.Reader, pending: bytearray, need: int) -> tuple[bytearray, bool]:
     """A new buffer of ``need`` bytes: ``pending``, then what the reader gives; and whether the
-    reader is exhausted (the buffer is then shorter)."""
+    reader is exhausted (the buffer is then shorter). A small file gets a buffer of its size."""
+    left = reader.remaining()
+    if left is not None:
+        need = min(need, len(pending) + left + 1)  # one byte more: the end is seen at once
     buf = bytearray(need)
     have = len(pending)
     buf[:have] = pending
