@@ -170,6 +170,15 @@ class BoundQrels:
             self._cache["hashed"] = (keys, order, bitmap, shift) if unique else None
         return self._cache["hashed"]  # type: ignore[return-value]
 
+    def _hashed_queries(self) -> tuple[npt.NDArray[np.uint64], IntArray] | None:
+        """Sorted fingerprints of the qrels query ids and their order (None if two collide)."""
+        if "query_hashes" not in self._cache:
+            hashes = string_hashes(self.query_ids)
+            order = np.argsort(hashes)
+            unique = not (hashes[order][1:] == hashes[order][:-1]).any()
+            self._cache["query_hashes"] = (hashes[order], order) if unique else None
+        return cast("tuple[npt.NDArray[np.uint64], IntArray] | None", self._cache["query_hashes"])
+
     def query_positions(self, ids: pa.Array | pa.ChunkedArray) -> IntArray:
         """Position of each of ``ids`` in :attr:`query_ids`, -1 for ids the qrels lack.
 
@@ -179,16 +188,9 @@ class BoundQrels:
         call. Many ids (a run whose queries are interleaved) go through ``pc.index_in``, whose
         per-call table of the qrels ids is then the cheaper part.
         """
-        if len(ids) > _FEW_IDS * self.num_queries:
-            found = pc.index_in(ids, value_set=self.query_ids)
-            return to_numpy(found, null=-1).astype(np.int64, copy=False)
-        if "query_hashes" not in self._cache:
-            hashes = string_hashes(self.query_ids)
-            order = np.argsort(hashes)
-            unique = not (hashes[order][1:] == hashes[order][:-1]).any()
-            self._cache["query_hashes"] = (hashes[order], order) if unique else None
-        table = cast("tuple[npt.NDArray[np.uint64], IntArray] | None", self._cache["query_hashes"])
-        if table is None or len(ids) == 0:
+        few = 0 < len(ids) <= _FEW_IDS * self.num_queries
+        table = self._hashed_queries() if few else None
+        if table is None:
             found = pc.index_in(ids, value_set=self.query_ids)
             return to_numpy(found, null=-1).astype(np.int64, copy=False)
         sorted_hashes, order = table

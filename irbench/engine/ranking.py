@@ -24,7 +24,12 @@ import pyarrow.compute as pc
 from irbench._arrow import from_numpy, to_numpy
 from irbench.engine.fingerprint import pair_keys, string_hashes
 from irbench.engine.qrels import NONPOOL, UNJUDGED, BoundQrels
-from irbench.engine.segments import BoolArray, IntArray, positions_in_segment
+from irbench.engine.segments import (
+    BoolArray,
+    IntArray,
+    first_in_segment,
+    positions_in_segment,
+)
 from irbench.errors import DuplicateEntryError, InputFormatError
 
 
@@ -130,19 +135,18 @@ def _listed_ranks(
     among the tied rows ordered by document id descending (byte order), plus one. Only the tie
     groups holding a listed row are sorted, on the id strings themselves.
     """
-    n = qpos.size
     starts = _tie_groups(qpos, score)
+    ends = np.append(starts, qpos.size)[1:]
     group = np.searchsorted(starts, listed, side="right") - 1
     lo = starts[group]
-    hi = np.append(starts, n)[group + 1]
-    heads = np.flatnonzero(np.r_[True, qpos[1:] != qpos[:-1]])
+    heads = first_in_segment(qpos)
     query_start = heads[np.searchsorted(heads, listed, side="right") - 1]
     rank = lo - query_start + 1
-    tied = np.flatnonzero(hi - lo > 1)
+    tied = np.flatnonzero(ends[group] - lo > 1)
     if not tied.size:
         return rank
     groups = np.unique(group[tied])
-    g_lo, g_size = starts[groups], np.append(starts, n)[groups + 1] - starts[groups]
+    g_lo, g_size = starts[groups], ends[groups] - starts[groups]
     g_first = np.cumsum(g_size) - g_size  # where each group begins in `members`
     member_group = np.repeat(np.arange(groups.size), g_size)
     members = np.arange(member_group.size, dtype=np.int64) + np.repeat(g_lo - g_first, g_size)

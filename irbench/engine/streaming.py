@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from irbench._arrow import from_numpy, single_chunk, to_numpy
+from irbench._arrow import from_numpy, to_numpy
 from irbench.engine.evaluator import Evaluator, PartialScores, RunScores, duplicate_error
 from irbench.engine.qrels import BoundQrels
 from irbench.errors import DuplicateEntryError, InputFormatError, RunNotGroupedError
@@ -141,8 +141,9 @@ def score_partitioned_part(
         tag = chunk.run_tag
         del chunk
         qpos = qrels.query_positions(table.column("query_id"))
-        if (qpos < 0).any():
-            n_outside += outside.count_new(table.filter(from_numpy(qpos < 0)))
+        if (qpos < 0).any():  # their lookup is done: count the distinct ids only
+            outside_ids = table.column("query_id").filter(from_numpy(qpos < 0))
+            n_outside += outside.count_new_ids(pc.unique(outside_ids))
         kept = np.flatnonzero(qpos >= 0)
         part_of = qpos[kept] * n_parts // max(qrels.num_queries, 1)
         order = np.argsort(part_of, kind="stable")
@@ -237,8 +238,12 @@ class _Outside:
     def count_new(self, table: pa.Table) -> int:
         """Queries of *table* outside the qrels not seen in earlier chunks; remembers them."""
         ids = pc.unique(table.column("query_id"))
-        outside = np.flatnonzero(self.qrels.query_positions(single_chunk(ids)) < 0)
-        new = set(pc.take(ids, from_numpy(outside)).to_pylist()) - self.seen
+        outside = np.flatnonzero(self.qrels.query_positions(ids) < 0)
+        return self.count_new_ids(pc.take(ids, from_numpy(outside)))
+
+    def count_new_ids(self, outside: pa.Array) -> int:
+        """Of these query ids, already known to be outside the qrels, how many are new."""
+        new = set(outside.to_pylist()) - self.seen
         self.seen |= new
         return len(new)
 
