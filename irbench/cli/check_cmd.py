@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from irbench.cli.common import user_errors
+from irbench.cli.common import Compat, user_errors
 
 EXAMPLES = """
 [bold]Examples[/]
@@ -79,6 +79,12 @@ def check_command(
     max_results: Annotated[
         int | None, typer.Option("--max-results", "-M", help="trec_eval -M.")
     ] = None,
+    compat: Annotated[
+        Compat | None,
+        typer.Option(
+            "--compat", help="trec_eval version to match, 9 or 10 (default: the baseline's)."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of resampling tests.")] = 0,
     fmt: Annotated[
         CheckFormat, typer.Option("--format", "-f", help="table, github, markdown or junit.")
@@ -102,6 +108,7 @@ def check_command(
                 "rel_level": rel_level,
                 "judged_only": judged_only,
                 "max_results": max_results,
+                "compat": compat.value if compat is not None else None,
             }.items()
             if v is not None
         }

@@ -14,12 +14,15 @@ from typing import Annotated, Any
 import typer
 
 from irbench.cli.common import (
+    Compat,
+    CompatOption,
     EngineName,
     EngineOption,
     SchedulerOption,
     ShardSizeOption,
     WorkersOption,
     open_engine,
+    semantics_note,
     user_errors,
 )
 
@@ -330,6 +333,7 @@ def compare_command(
         bool,
         typer.Option("--force", help="Compare runs scored on different query sets anyway."),
     ] = False,
+    compat: CompatOption = Compat.v9,
     engine: EngineOption = EngineName.local,
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
@@ -351,6 +355,7 @@ def compare_command(
             judged_only=judged_only,
             max_results=max_results,
             engine=open_engine(engine, scheduler, workers, shard_size),
+            compat=compat.value,
         )
         names = list(dict.fromkeys(table["run"]))
         if not complete and not force:
@@ -378,6 +383,7 @@ def compare_command(
         )
         if fmt is CompareFormat.table and output is None:
             print_table(df)
+            print(semantics_note(compat.value))
             return
         render = {
             CompareFormat.table: render_markdown,

@@ -10,6 +10,8 @@ from typing import Annotated, Any
 import typer
 
 from irbench.cli.common import (
+    Compat,
+    CompatOption,
     EngineName,
     EngineOption,
     EvalFormat,
@@ -19,6 +21,7 @@ from irbench.cli.common import (
     dumps,
     fmt_value,
     open_engine,
+    semantics_note,
     user_errors,
     write_lines,
 )
@@ -104,6 +107,7 @@ def eval_command(
             "Peak memory is a few times this plus the largest query.",
         ),
     ] = "4MiB",
+    compat: CompatOption = Compat.v9,
     engine: EngineOption = EngineName.local,
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
@@ -121,6 +125,7 @@ def eval_command(
             judged_only=judged_only,
             max_results=max_results,
             complete=complete,
+            compat=compat.value,
         )
         if runs.count("-") > 1 or (qrels == "-" and "-" in runs):
             raise typer.BadParameter("only one input can be read from stdin (-)")
@@ -142,15 +147,22 @@ def eval_command(
                 scores = eng.score_runs(ev, runs)
         for s, name in zip(scores, unique_run_names(runs, [s.run for s in scores]), strict=True):
             s.run = name
-        _emit(scores, ev.measures, fmt, per_query, output)
+        _emit(scores, ev.measures, fmt, per_query, output, ev.compat)
 
 
 def _emit(
-    scores: list[Any], measures: list[Any], fmt: EvalFormat, per_query: bool, output: Path | None
+    scores: list[Any],
+    measures: list[Any],
+    fmt: EvalFormat,
+    per_query: bool,
+    output: Path | None,
+    compat: str = "9",
 ) -> None:
     if fmt is EvalFormat.table and output is None:
-        _print_table(scores, measures, per_query)
+        _print_table(scores, measures, per_query, compat)
         return
+    if compat != "9":  # machine-readable outputs stay pure; the choice is said on stderr
+        print(f"note: {semantics_note(compat)}", file=sys.stderr)
     if output is not None:
         from irbench.io.atomic import atomic_text_writer
 
@@ -202,7 +214,9 @@ def _write(
             write_lines(iter(lines), fh)
 
 
-def _print_table(scores: list[Any], measures: list[Any], per_query: bool) -> None:
+def _print_table(
+    scores: list[Any], measures: list[Any], per_query: bool, compat: str = "9"
+) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -235,7 +249,8 @@ def _print_table(scores: list[Any], measures: list[Any], per_query: bool) -> Non
     console.print(table)
     nq = {len(s.query_ids) for s in scores}
     console.print(
-        f"[dim]{'/'.join(map(str, sorted(nq)))} queries; best value per measure in green[/]"
+        f"[dim]{'/'.join(map(str, sorted(nq)))} queries; best value per measure in green; "
+        f"{semantics_note(compat)}[/]"
     )
 
 

@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 
 from irbench.cli.common import (
+    Compat,
+    CompatOption,
     EngineName,
     EngineOption,
     SchedulerOption,
@@ -106,6 +108,7 @@ def leaderboard_command(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")
     ] = None,
+    compat: CompatOption = Compat.v9,
     engine: EngineOption = EngineName.local,
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
@@ -141,6 +144,7 @@ def leaderboard_command(
                 judged_only=judged_only,
                 max_results=max_results,
                 complete=complete,
+                compat=compat.value,
             ),
             test=test,
             correction=correction,

@@ -144,8 +144,10 @@ class Evaluator:
     complete:
         Score qrels queries missing from a run as empty rankings (trec_eval ``-c``).
     compat:
-        ``"9"`` (default) for trec_eval 9.0.x numbers, as pytrec_eval and published work use;
-        ``"10"`` for trec_eval 10.0, which rounds IPrec/IPrecAvg recall cuts with ``lround``.
+        ``"9"`` (default) for trec_eval 9.0.x numbers, as pytrec_eval and published work use:
+        scores are compared as C floats (float32), so scores equal in float32 tie and fall to
+        the document-id tie-break. ``"10"`` for trec_eval 10.0: scores compared as doubles,
+        IPrec/IPrecAvg recall cuts rounded with ``lround``.
     """
 
     def __init__(
@@ -239,6 +241,7 @@ class Evaluator:
             max_results=self.max_results,
             judged_only=self.judged_only,
             source=source,
+            compat=self.compat,
         )
         ctx = Context(ranking, self.qrels, compat=self.compat)
         return PartialScores(
@@ -260,8 +263,17 @@ class Evaluator:
             num_run_queries_not_in_qrels=part.num_run_queries_not_in_qrels,
         )
         scores.aggregates = {m: scores.aggregate(m) for m in self.measures}
+        if self.complete:
+            scores.aggregates.update(
+                {m: self._complete_num_rel() for m in self.measures if m.name == "NumRel"}
+            )
         _warn_query_sets(scores, self.complete)
         return scores
+
+    def _complete_num_rel(self) -> float:
+        """trec_eval's aggregate ``num_rel`` under ``-c`` (m_num_rel.c, te_calc_avg_num_rel):
+        every judgment with a grade > 0 over all qrels queries, whatever ``-l`` says."""
+        return float(np.count_nonzero(self.qrels.grades > 0))
 
     def evaluate(
         self,
@@ -382,6 +394,7 @@ def evaluate(
     per_query: bool = True,
     output: str = "arrow",
     engine: Engine | str | None = None,
+    compat: str = "9",
 ) -> pa.Table | pd.DataFrame:
     """Evaluate one or many runs with trec_eval 9.0.x semantics.
 
@@ -395,6 +408,8 @@ def evaluate(
         objects.
     rel_level, judged_only, max_results, complete:
         trec_eval's ``-l``, ``-J``, ``-M`` and ``-c`` (see :class:`Evaluator`).
+    compat:
+        ``"9"`` (trec_eval 9.0.x, default) or ``"10"`` (see :class:`Evaluator`).
     per_query:
         Include per-query rows; the aggregate rows (``query_id == "all"``) are always there.
     output:
@@ -424,6 +439,7 @@ def evaluate(
         judged_only=judged_only,
         max_results=max_results,
         complete=complete,
+        compat=compat,
     )
     table = ev.evaluate(runs, per_query=per_query, engine=engine)
     if output == "pandas":

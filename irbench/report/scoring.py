@@ -18,7 +18,8 @@ import pyarrow.compute as pc
 from irbench.errors import ComparabilityError
 
 __all__ = [
-    "TIE_POLICY",
+    "LEGACY_TIE_POLICY",
+    "TIE_POLICIES",
     "Conditions",
     "DatasetScores",
     "ScoredRun",
@@ -27,8 +28,11 @@ __all__ = [
     "score_dataset",
 ]
 
-#: How tied scores are ordered (trec_eval 9.0.x, form_res_rels.c): the only policy irbench has.
-TIE_POLICY = "score-desc-docid-desc"
+#: How documents are ordered, per trec_eval version (form_res_rels.c): score descending (9.0.x
+#: compares C floats, 10.0 doubles), ties by document id descending.
+TIE_POLICIES = {"9": "float32-score-desc-docid-desc", "10": "float64-score-desc-docid-desc"}
+#: What baselines written before irbench compared scores as float32 recorded.
+LEGACY_TIE_POLICY = "score-desc-docid-desc"
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ class Conditions:
 
     @property
     def tie_policy(self) -> str:
-        return TIE_POLICY
+        return TIE_POLICIES[self.compat]
 
     def as_dict(self) -> dict[str, Any]:
         """TOML-friendly form (no None: ``max_results = 0`` means no -M)."""
@@ -69,7 +73,14 @@ class Conditions:
             if key not in other:
                 out.append(f"{key} is not recorded (now {value!r})")
             elif other[key] != value:
-                out.append(f"{key} was {other[key]!r}, now {value!r}")
+                line = f"{key} was {other[key]!r}, now {value!r}"
+                if key == "tie_policy" and other[key] == LEGACY_TIE_POLICY:
+                    line += (
+                        " (recorded before irbench ordered scores as trec_eval 9.0.x does, as "
+                        "float32: values may differ where scores collide in float32; re-record "
+                        "with --update)"
+                    )
+                out.append(line)
         return out
 
 

@@ -350,6 +350,7 @@ def evaluate_per_query(
     judged_only: bool = False,
     max_results: int | None = None,
     engine: Any = None,
+    compat: str = "9",
 ) -> Any:
     """Per-query pandas table of ``runs`` via :class:`irbench.engine.Evaluator`, uniquely named.
 
@@ -369,6 +370,7 @@ def evaluate_per_query(
         judged_only=judged_only,
         max_results=max_results,
         complete=complete,
+        compat=compat,
     )
     from irbench.engine.engines import resolve_engine
 
@@ -408,6 +410,7 @@ def compare(
     ci: str = "t",
     power: float = 0.8,
     engine: Any = None,
+    compat: str = "9",
 ) -> Any:
     """Evaluate ``runs`` against ``qrels`` and compare them; returns a pandas DataFrame.
 
@@ -434,6 +437,7 @@ def compare(
         judged_only=judged_only,
         max_results=max_results,
         engine=engine,
+        compat=compat,
     )
     return compare_per_query(
         table,
