@@ -239,10 +239,11 @@ def test_check_update_with_two_runs_then_check_with_one(
     # and the other way round: a baseline of one run serves a check of both
     one = str(tmp_path / "one.toml")
     assert invoke("check", "-b", one, QRELS, same_stem[0], "-m", "RR", "--update").exit_code == 0  # type: ignore[attr-defined]
-    res = invoke("check", "-b", one, QRELS, *same_stem)
+    res = invoke("check", "-b", one, QRELS, *same_stem, "-f", "markdown")
     assert res.exit_code == 1  # type: ignore[attr-defined]
-    assert "MISSING" in res.stdout and "'TASB/dl19'" in res.stdout  # type: ignore[attr-defined]
-    assert "BM25/dl19" in res.stdout and "checked against the baseline's 'dl19'" in res.stdout  # type: ignore[attr-defined]
+    rows = [line.split(" | ") for line in res.stdout.splitlines() if line.startswith("| qrels")]  # type: ignore[attr-defined]
+    assert [(r[1], r[6]) for r in rows] == [("BM25/dl19", "✅ OK"), ("TASB/dl19", "❌ MISSING")]
+    assert "run 'BM25/dl19' is checked against the baseline's 'dl19' (same source)" in res.stdout  # type: ignore[attr-defined]
 
 
 def test_name_equals_path_in_check(tmp_path: Path) -> None:
@@ -265,10 +266,12 @@ def test_a_baseline_of_the_old_rule_matches_or_says_how_to_regenerate(tmp_path: 
     assert "checked against the baseline's 'rank' (same source)" in res.stdout  # type: ignore[attr-defined]
     moved = tmp_path / "moved.run.gz"
     shutil.copyfile(TASB, moved)  # another file with other content: no way to match it
-    res = invoke("check", "-b", str(baseline), QRELS, str(moved))
+    res = invoke("check", "-b", str(baseline), QRELS, str(moved), "-f", "markdown")
     assert res.exit_code == 1  # type: ignore[attr-defined]
-    out = " ".join(res.stdout.split())  # type: ignore[attr-defined]
-    assert "predates irbench's run naming rule" in out and "--update" in out
+    out = res.stdout  # type: ignore[attr-defined]
+    assert "the baseline has no run 'moved'" in out and "(it has 'rank')" in out
+    assert "predates irbench's run naming rule" in out
+    assert f"`irbench check --baseline {baseline} QRELS RUN ... --update`" in out
     res = invoke("check", "-b", str(baseline), QRELS, BM25, "--update")
     assert "rank: renamed bm25" in res.stdout  # type: ignore[attr-defined]
     assert "runs.rank" not in baseline.read_text() and "runs.bm25" in baseline.read_text()
@@ -311,8 +314,8 @@ def test_eval_format_that_contradicts_the_suffix_exits_2(tmp_path: Path) -> None
     out = tmp_path / "res.json"
     res = invoke("eval", QRELS, BM25, "-m", "RR", "-o", str(out), "--format", "csv")
     assert res.exit_code == 2  # type: ignore[attr-defined]
-    msg = " ".join(res.output.replace("│", " ").split())  # type: ignore[attr-defined]
-    assert "--format csv contradicts -o" in msg and "res.json" in msg and "json" in msg
+    msg = res.stderr.replace("\n", "")  # type: ignore[attr-defined]
+    assert f"--format csv contradicts -o {out} (a .json file is json)" in msg
     assert not out.exists()
     ok = invoke("eval", QRELS, BM25, "-m", "RR", "-o", str(out), "--format", "json")
     assert ok.exit_code == 0 and json.loads(out.read_text())  # type: ignore[attr-defined]

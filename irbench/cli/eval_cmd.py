@@ -190,10 +190,11 @@ def output_format(fmt: EvalFormat | None, output: Path | None) -> EvalFormat:
         return EvalFormat(implied or "tsv")
     written = "tsv" if fmt is EvalFormat.table and output is not None else fmt.value
     if output is not None and implied is not None and written != implied:
-        raise typer.BadParameter(
+        from irbench.errors import InputFormatError
+
+        raise InputFormatError(
             f"--format {fmt.value} contradicts -o {output} (a {output.suffix} file is "
-            f"{implied}); drop --format or change the file's suffix",
-            param_hint="--format",
+            f"{implied}); drop --format or change the file's suffix"
         )
     return fmt
 
