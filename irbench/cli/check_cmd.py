@@ -47,7 +47,13 @@ class CheckFormat(str, Enum):
 
 def check_command(
     qrels: Annotated[str, typer.Argument(help="Qrels: file (.gz ok) or dataset id.")],
-    runs: Annotated[list[str], typer.Argument(help="Runs to check (TREC file, .gz, ...).")],
+    runs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Runs to check (TREC file, .gz, ...); NAME=PATH names a run (default: its "
+            "file name without suffixes, as in eval)."
+        ),
+    ],
     baseline: Annotated[
         Path, typer.Option("--baseline", "-b", help="Baseline TOML file (created by --update).")
     ],
@@ -95,10 +101,12 @@ def check_command(
 ) -> None:
     """Check runs against a committed baseline: exit 0 if every value holds, 1 on a regression,
     2 on bad input. --update records the current values."""
+    from irbench.engine.naming import split_run_args
     from irbench.report import check as chk
     from irbench.report import render
 
     with user_errors():
+        runs, names = split_run_args(runs)
         doc = chk.load_baseline(baseline) if baseline.exists() or not update else None
         name, entry = chk._pick_dataset(doc or {}, dataset, qrels)
         given: dict[str, Any] = {
@@ -119,14 +127,22 @@ def check_command(
             cond = dataclasses.replace(chk._conditions(entry), **given)
         if update:
             changes = chk.update_baseline(
-                baseline, qrels, runs, measure, dataset=name, conditions=cond
+                baseline, qrels, runs, measure, dataset=name, names=names, conditions=cond
             )
             typer.echo(f"updated {baseline}:")
             for line in changes or ["(no change)"]:
                 typer.echo(f"  {line}")
             return
         result = chk.check(
-            baseline, qrels, runs, measure, dataset=name, force=force, seed=seed, conditions=cond
+            baseline,
+            qrels,
+            runs,
+            measure,
+            dataset=name,
+            names=names,
+            force=force,
+            seed=seed,
+            conditions=cond,
         )
         if fmt is CheckFormat.table and output is None:
             render.print_check(result)

@@ -281,7 +281,10 @@ def _guard_query_sets(table: Any) -> None:
 
 def compare_command(
     qrels: Annotated[str, typer.Argument(help="Qrels: TREC file (.gz ok), Parquet, JSONL.")],
-    runs: Annotated[list[str], typer.Argument(help="Two or more runs (TREC file, .gz, ...).")],
+    runs: Annotated[
+        list[str],
+        typer.Argument(help="Two or more runs (TREC file, .gz, ...); NAME=PATH names a run."),
+    ],
     measure: Annotated[
         list[str],
         typer.Option("--measure", "-m", help="Measure (nDCG@10, AP, ndcg_cut.10, ...). Repeat."),
@@ -340,16 +343,19 @@ def compare_command(
     shard_size: ShardSizeOption = None,
 ) -> None:
     """Paired significance tests between runs for every measure, with corrected p-values."""
+    from irbench.engine.naming import split_run_args
     from irbench.errors import StatsError
     from irbench.stats.compare import compare_per_query, evaluate_per_query
 
     with user_errors():
         if len(runs) < 2:
             raise StatsError("compare needs at least two runs")
+        runs, given = split_run_args(runs)
         table = evaluate_per_query(
             qrels,
             runs,
             measure,
+            names=given,
             complete=complete,
             rel_level=rel_level,
             judged_only=judged_only,

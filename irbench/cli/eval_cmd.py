@@ -32,6 +32,8 @@ EXAMPLES = """
   irbench eval qrels.txt run.txt -m nDCG@10 -m AP -m RR@10
   irbench eval qrels.txt runs/*.run -m 'P.5,10' -m map        [dim]# trec_eval names work too[/]
   irbench eval qrels.txt run.txt -m 'AP(rel=2)' -q --format jsonl
+  irbench eval qrels.txt bm25=runs/a.run splade=runs/b.run -m AP   [dim]# NAME=PATH names a run[/]
+  irbench eval qrels.txt runs/*.run -m AP -o results.csv       [dim]# format from the suffix[/]
   zcat run.gz | irbench eval qrels.txt - -m nDCG@10 -c         [dim]# - reads the run from stdin[/]
   irbench eval qrels.txt huge.run.gz -m AP --stream           [dim]# bounded memory, or an error[/]
   irbench eval qrels.txt runs/*.run -m AP --engine dask        [dim]# parallel on a local Dask cluster[/]
@@ -39,14 +41,31 @@ EXAMPLES = """
 
 Semantics are trec_eval 9.0.x: documents are ranked by score (descending), ties by document
 id (descending); the rank column is ignored. Queries the run lacks are skipped unless -c.
+
+Run names: NAME=PATH, else the file name without .gz/.txt/.run/.trec/.res/.tsv
+(runs/bm25.run.gz is bm25; stdin is `stdin`); files with the same name get their parent
+folders (BM25/dl19, SPLADE/dl19). The same names in compare, leaderboard and check.
 """
+
+#: Output format implied by an -o suffix (other suffixes: tab-separated values).
+SUFFIX_FORMATS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".trec": "trec",
+}
 
 
 def eval_command(
     qrels: Annotated[str, typer.Argument(help="Qrels: TREC file (.gz ok), Parquet, JSONL or -.")],
     runs: Annotated[
         list[str],
-        typer.Argument(help="One or more runs: TREC file, .gz, Parquet, JSONL, - for stdin."),
+        typer.Argument(
+            help="One or more runs: TREC file, .gz, Parquet, JSONL, - for stdin; NAME=PATH "
+            "names a run (default: its file name without suffixes)."
+        ),
     ],
     measure: Annotated[
         list[str] | None,
@@ -63,7 +82,9 @@ def eval_command(
     complete: Annotated[
         bool,
         typer.Option(
-            "--complete", "-c", help="Score qrels queries missing from a run as 0 (trec_eval -c)."
+            "--complete",
+            "-c",
+            help="Score qrels queries missing from a run as empty rankings (trec_eval -c).",
         ),
     ] = False,
     rel_level: Annotated[
@@ -83,10 +104,20 @@ def eval_command(
         ),
     ] = None,
     fmt: Annotated[
-        EvalFormat, typer.Option("--format", "-f", help="Output format.")
-    ] = EvalFormat.table,
+        EvalFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Output format. Default: from the -o suffix (.csv, .tsv, .json, .jsonl or "
+            ".ndjson, .trec), tsv for another suffix, table on the terminal. A --format that "
+            "contradicts the -o suffix is an error.",
+        ),
+    ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write to this file instead of stdout (format from its suffix)."
+        ),
     ] = None,
     stream: Annotated[
         bool,
@@ -115,9 +146,12 @@ def eval_command(
 ) -> None:
     """Evaluate runs against qrels with trec_eval's exact semantics, fast."""
     from irbench.engine import Evaluator
-    from irbench.engine.naming import unique_run_names
+    from irbench.engine.naming import name_runs, split_run_args
 
     with user_errors():
+        kind = output_format(fmt, output)
+        runs, given = split_run_args(runs)
+        names = name_runs(runs, given)
         ev = Evaluator(
             qrels,
             measure or ["official"],
@@ -141,13 +175,33 @@ def eval_command(
             from irbench.engine.engines import parse_size
 
             size = parse_size(chunk_size)
-            scores = [score_stream(ev, r, chunk_bytes=size) for r in runs]
+            scores = [
+                score_stream(ev, r, name=n, chunk_bytes=size)
+                for r, n in zip(runs, names, strict=True)
+            ]
         else:
             with open_engine(engine, scheduler, workers, shard_size) as eng:
-                scores = eng.score_runs(ev, runs)
-        for s, name in zip(scores, unique_run_names(runs, [s.run for s in scores]), strict=True):
-            s.run = name
-        _emit(scores, ev.measures, fmt, per_query, output, ev.compat)
+                scores = eng.score_runs(ev, runs, names)
+        _emit(scores, ev.measures, kind, per_query, output, ev.compat)
+
+
+def output_format(fmt: EvalFormat | None, output: Path | None) -> EvalFormat:
+    """The format to write: ``--format``, else the one the ``-o`` suffix implies (tsv for an
+    unknown suffix), else a table; a ``--format`` the suffix contradicts is an error."""
+    implied = SUFFIX_FORMATS.get(output.suffix.lower()) if output is not None else None
+    if fmt is None:
+        if output is None:
+            return EvalFormat.table
+        return EvalFormat(implied or "tsv")
+    written = "tsv" if fmt is EvalFormat.table and output is not None else fmt.value
+    if output is not None and implied is not None and written != implied:
+        from irbench.errors import InputFormatError
+
+        raise InputFormatError(
+            f"--format {fmt.value} contradicts -o {output} (a {output.suffix} file is "
+            f"{implied}); drop --format or change the file's suffix"
+        )
+    return fmt
 
 
 def _emit(

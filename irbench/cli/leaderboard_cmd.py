@@ -26,6 +26,7 @@ EXAMPLES = """
 
   irbench leaderboard qrels.txt runs/*.run -m nDCG@10 -m 'AP(rel=2)' --baseline bm25
   irbench leaderboard qrels.txt runs/*.run -m nDCG@10 -o board.html     [dim]# sortable page, charts[/]
+  irbench leaderboard qrels.txt BM25=a/dl19.txt SPLADE=b/dl19.txt -m nDCG@10 --baseline BM25
   irbench leaderboard --spec beir.toml -o board.md                       [dim]# many datasets[/]
   irbench leaderboard --spec beir.toml --engine dask --scheduler tcp://10.0.0.5:8786
 
@@ -36,7 +37,7 @@ A spec file (TOML; paths relative to it):
   [datasets.dl19]
   qrels = "qrels.dl19-passage.txt"            [dim]# a file or a dataset id[/]
   runs = ["runs/*/dl19.txt"]                  [dim]# paths or globs[/]
-  run_names = "parent"                        [dim]# auto | file | parent[/]
+  run_names = "parent"                        [dim]# auto (as eval) | file | parent[/]
   [datasets.dl20]
   qrels = "qrels.dl20-passage.txt"
   runs = { BM25 = "runs/BM25/dl20.txt", SPLADE = "runs/SPLADE/dl20.txt" }
@@ -70,7 +71,10 @@ def leaderboard_command(
     qrels: Annotated[
         str | None, typer.Argument(help="Qrels (file or dataset id); omit with --spec.")
     ] = None,
-    runs: Annotated[list[str] | None, typer.Argument(help="Runs (TREC file, .gz, ...).")] = None,
+    runs: Annotated[
+        list[str] | None,
+        typer.Argument(help="Runs (TREC file, .gz, ...); NAME=PATH names a run."),
+    ] = None,
     measure: Annotated[
         list[str] | None,
         typer.Option("--measure", "-m", help="Measure (nDCG@10, AP(rel=2), ...). Repeat."),
@@ -131,7 +135,10 @@ def leaderboard_command(
         else:
             if qrels is None or not runs:
                 raise InputFormatError("give QRELS and at least one RUN (or --spec FILE)")
-            sets = [DatasetSpec(None, qrels, list(runs))]
+            from irbench.engine.naming import split_run_args
+
+            paths, given = split_run_args(runs)
+            sets = [DatasetSpec(None, qrels, paths, given)]
             measures = measure
         if not measures:
             raise InputFormatError("no measure given (for example -m nDCG@10)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -126,6 +126,13 @@ def _run_name(table: pa.Table, fallback: str) -> str:
     return name.decode() if name else fallback
 
 
+def _name_of(run: Any, name: str | None) -> str:
+    """``name``, else ``run``'s name by the rule of :mod:`irbench.engine.naming`."""
+    from irbench.engine.naming import run_label
+
+    return name if name is not None else run_label(run)
+
+
 class Evaluator:
     """Qrels and measures bound once, ready to score many runs.
 
@@ -182,7 +189,9 @@ class Evaluator:
         self.complete = complete
 
     def score(self, run: Any, name: str | None = None) -> RunScores:
-        """Score one run (path, table, DataFrame, dict...) and return its per-query values."""
+        """Score one run (path, table, DataFrame, dict...) and return its per-query values.
+        ``name`` defaults to the run's name by :func:`irbench.engine.naming.name_runs`'s rule
+        (a file's stem, a table's stored name)."""
         part, run_name = self.score_whole_part(run, name)
         return self.finish(part, run_name)
 
@@ -190,22 +199,24 @@ class Evaluator:
         self, table: pa.Table, *, name: str | None = None, origin: Any = None
     ) -> RunScores:
         """Score a run already read into a table; ``origin`` is where it was read from (a path
-        lets a duplicate-document error name its lines)."""
+        lets a duplicate-document error name its lines, and names the run by its file)."""
         source = _source_of(origin)
         part = self.score_shard(table, source=source, run=origin)
-        return self.finish(part, name or _run_name(table, source))
+        return self.finish(part, _name_of(origin if source != "run" else table, name))
 
     def score_whole_part(
         self, run: Any, name: str | None = None, *, read_workers: int | None = None
     ) -> tuple[PartialScores, str]:
         """Read and score a whole run, stopping before :meth:`finish`: its
-        :class:`PartialScores` and its name (``name``, else the run tag, else the source).
+        :class:`PartialScores` and its name (``name``, else named by the rule of
+        :mod:`irbench.engine.naming`).
         What a Dask worker computes for one run; the client finishes it. ``read_workers``:
         threads parsing a run file's chunks (default: the CPU count, at most 4)."""
         from irbench.io import read_run
         from irbench.io.chunks import is_streamable_path
 
         source = _source_of(run)
+        name = _name_of(run, name)
         if is_streamable_path(run):  # chunks: bounded memory, reading overlaps scoring
             from irbench.engine.streaming import score_partitioned_part, score_stream_part
 
@@ -216,7 +227,7 @@ class Evaluator:
             except NotStreamableError:
                 pass  # JSON Lines: read it whole
         table = read_run(run, name=name)
-        return self.score_shard(table, source=source, run=run), name or _run_name(table, source)
+        return self.score_shard(table, source=source, run=run), name
 
     def score_shard(
         self, table: pa.Table, *, source: str = "run", run: Any = None
@@ -280,16 +291,20 @@ class Evaluator:
         runs: Any,
         *,
         per_query: bool = True,
-        names: Sequence[str] | None = None,
+        names: Sequence[str | None] | None = None,
         engine: Engine | str | None = None,
     ) -> pa.Table:
         """Score every run; one row per run, measure and query, plus ``query_id == "all"`` rows.
-        ``engine``: where to score (``"local"``, ``"dask"`` or an engine object)."""
+        ``runs``: one run, a list, or a dict of runs by name; ``names``: explicit names (else
+        :func:`irbench.engine.naming.name_runs`'s rule); ``engine``: where to score
+        (``"local"``, ``"dask"`` or an engine object)."""
         from irbench.engine.engines import resolve_engine
+        from irbench.engine.naming import name_runs, split_runs
 
-        run_list = _as_run_list(runs)
+        run_list, given = split_runs(runs, names)
+        final = name_runs(run_list, given)  # decided before scoring: warnings use them too
         with resolve_engine(engine) as eng:
-            all_scores = eng.score_runs(self, run_list, list(names) if names else None)
+            all_scores = eng.score_runs(self, run_list, final)
         tables = [results_table(s, per_query=per_query) for s in all_scores]
         return pa.concat_tables(tables) if tables else RESULTS_SCHEMA.empty_table()
 
@@ -328,19 +343,13 @@ def duplicate_error(
     return new
 
 
-def _as_run_list(runs: Any) -> list[Any]:
-    if isinstance(runs, (str, pa.Table, dict)) or hasattr(runs, "__fspath__"):
-        return [runs]
-    if type(runs).__name__ == "DataFrame":
-        return [runs]
-    if isinstance(runs, Iterable):
-        return list(runs)
-    return [runs]
-
-
 def _warn_query_sets(scores: RunScores, complete: bool) -> None:
     if scores.num_qrels_queries_missing:
-        policy = "scored 0 (-c)" if complete else "skipped; use -c to score them 0"
+        policy = (
+            "scored as empty rankings (-c)"
+            if complete
+            else "skipped; -c scores them as empty rankings"
+        )
         warnings.warn(
             f"run {scores.run!r} lacks {scores.num_qrels_queries_missing} of the qrels queries "
             f"({policy})",
@@ -395,6 +404,7 @@ def evaluate(
     output: str = "arrow",
     engine: Engine | str | None = None,
     compat: str = "9",
+    names: Sequence[str | None] | None = None,
 ) -> pa.Table | pd.DataFrame:
     """Evaluate one or many runs with trec_eval 9.0.x semantics.
 
@@ -402,7 +412,8 @@ def evaluate(
     ----------
     qrels, runs:
         Paths (TREC text, ``.gz``, Parquet, JSONL, ``-`` for stdin), Arrow tables, pandas
-        DataFrames, dict-of-dicts or ir_measures records. ``runs`` may be a list.
+        DataFrames, dict-of-dicts or ir_measures records. ``runs`` may be a list, or a dict
+        of runs by name (``{"bm25": "bm25.run", "splade": table}``).
     measures:
         ``"nDCG@10"``, ``["AP", "P@10"]``, trec_eval names (``"ndcg_cut.10"``) or ir_measures
         objects.
@@ -418,6 +429,11 @@ def evaluate(
         Where runs are scored: ``"local"`` (default, this process), ``"dask"`` (a local Dask
         cluster, needs ``irbench-eval[dask]``) or an engine object such as
         ``irbench.distributed.DaskEngine(client)``. The numbers are identical.
+    names:
+        Explicit run names, one per run (``None`` entries are named by the rule). By default
+        a file is named by its stem (``runs/bm25.run.gz`` -> ``bm25``), an in-memory run by
+        its stored name (the TREC run tag) or ``run``; names are made unique (parent folders,
+        then ``#2``). See :mod:`irbench.engine.naming`.
 
     Returns
     -------
@@ -441,7 +457,7 @@ def evaluate(
         complete=complete,
         compat=compat,
     )
-    table = ev.evaluate(runs, per_query=per_query, engine=engine)
+    table = ev.evaluate(runs, per_query=per_query, engine=engine, names=names)
     if output == "pandas":
         return table.to_pandas()
     if output != "arrow":

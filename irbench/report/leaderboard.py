@@ -70,7 +70,7 @@ class DatasetSpec:
     name: str | None  # None: derived from the qrels file name
     qrels: Any
     runs: list[Any]
-    names: list[str] | None = None
+    names: Sequence[str | None] | None = None  # None entries: named by the rule
 
 
 @dataclass
@@ -333,7 +333,7 @@ def leaderboard(
     *,
     spec: str | os.PathLike[str] | None = None,
     baseline: str | None = None,
-    names: Sequence[str] | None = None,
+    names: Sequence[str | None] | None = None,
     complete: bool = False,
     rel_level: int = 1,
     judged_only: bool = False,
@@ -355,7 +355,9 @@ def leaderboard(
     :func:`irbench.stats.compare_per_query` (``test``, ``correction`` over each dataset's
     rows). ``tie_low``/``tie_high`` bound the value over tie orders. Runs scored on different
     query sets are refused (:class:`~irbench.errors.ComparabilityError`) unless ``complete``
-    or ``force``. ``output``: ``"pandas"`` or ``"arrow"``. ``engine``: where runs are scored
+    or ``force``. ``runs``: a list or a dict of runs by name; runs are named ``names``, else
+    by :func:`irbench.engine.naming.name_runs` (as ``irbench eval``). ``output``: ``"pandas"``
+    or ``"arrow"``. ``engine``: where runs are scored
     (``"local"``, ``"dask"`` or an engine object; see :func:`irbench.evaluate`).
     """
     cond = Conditions(
@@ -368,8 +370,10 @@ def leaderboard(
     else:
         if qrels is None or runs is None:
             raise InputFormatError("give qrels and runs, or a spec file")
-        run_list = [runs] if isinstance(runs, (str, os.PathLike)) else list(runs)
-        sets = [DatasetSpec(None, qrels, run_list, list(names) if names else None)]
+        from irbench.engine.naming import split_runs
+
+        run_list, given = split_runs(runs, names)
+        sets = [DatasetSpec(None, qrels, run_list, given)]
     if not measures:
         raise InputFormatError("no measure given (for example -m nDCG@10)")
     board = build_leaderboard(
@@ -431,12 +435,12 @@ def _expand(base: Path, pattern: str, where: str) -> list[str]:
 
 
 def _names(paths: list[str], how: str, where: str) -> list[str] | None:
-    from irbench.engine.naming import _stem
+    from irbench.engine.naming import file_stem
 
     if how == "auto":
         return None
     if how == "file":
-        return [_stem(p) for p in paths]
+        return [file_stem(p) for p in paths]
     if how == "parent":
         return [Path(p).parent.name for p in paths]
     raise InputFormatError(f"{where}: run_names must be auto, file or parent (got {how!r})")
@@ -450,7 +454,7 @@ def load_spec(path: str | os.PathLike[str]) -> tuple[list[DatasetSpec], dict[str
     [datasets.dl19]
     qrels = "trec-dl/qrels.dl19-passage.txt"     # a file, or a dataset id read_qrels knows
     runs = ["runs/*/dl19.txt"]                   # paths or globs ...
-    run_names = "parent"                         # auto (tags/file names), file or parent
+    run_names = "parent"                         # auto (file names, made unique), file or parent
     [datasets.dl20]
     qrels = "trec-dl/qrels.dl20-passage.txt"
     runs = { BM25 = "runs/bm25/dl20.txt", SPLADE = "runs/splade/dl20.txt" }  # ... or named

@@ -300,7 +300,7 @@ def print_check(res: CheckResult) -> None:
         table.add_row(*cells)
     console.print(table)
     for n in res.notes:
-        console.print(f"[yellow]forced:[/] {n}", soft_wrap=True)
+        console.print(n, style="yellow", markup=False, soft_wrap=True)
     console.print(("[bold red]" if res.failed else "[green]") + _summary(res) + "[/]")
 
 
@@ -329,7 +329,7 @@ def check_github(res: CheckResult) -> str:
             f"::{kind} file={_gh_escape(res.baseline, True)},title={title}::{_gh_escape(msg)}"
         )
     for n in res.notes:
-        out.append(f"::warning file={_gh_escape(res.baseline, True)}::{_gh_escape('forced: ' + n)}")
+        out.append(f"::warning file={_gh_escape(res.baseline, True)}::{_gh_escape(n)}")
     out.append(_summary(res))
     return "\n".join(out) + "\n"
 
@@ -352,7 +352,7 @@ def check_markdown(res: CheckResult) -> str:
                 f"- {r.run} {r.measure}: up {_qlist(r.improved)}; down {_qlist(r.regressed)}"
             )
     for n in res.notes:
-        out.append(f"\n> forced: {n}")
+        out.append(f"\n> {n}")
     return "\n".join(out) + "\n"
 
 

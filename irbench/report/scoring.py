@@ -151,8 +151,8 @@ def _score_run(ev: Any, run: Any, name: str | None, *, ties: bool, keep_table: b
     """Score one run with its SHA-256 (and tie reports): one engine task."""
     from irbench.io import read_run
 
-    table = read_run(run)
-    scores = ev.score_table(table, origin=run)
+    table = read_run(run, name=name)
+    scores = ev.score_table(table, name=name, origin=run)
     reports = None
     if ties:
         from irbench.report.diagnostics import tie_report
@@ -169,7 +169,7 @@ def score_dataset(
     measures: Any,
     *,
     conditions: Conditions | None = None,
-    names: Sequence[str] | None = None,
+    names: Sequence[str | None] | None = None,
     name: str | None = None,
     engine: Any = None,
     ties: bool = False,
@@ -180,7 +180,7 @@ def score_dataset(
     their tie reports if ``ties``; a remote engine does not bring the run tables back."""
     from irbench.engine import Evaluator
     from irbench.engine.engines import resolve_engine
-    from irbench.engine.naming import unique_run_names
+    from irbench.engine.naming import name_runs
 
     cond = conditions or Conditions()
     ev = Evaluator(
@@ -192,18 +192,11 @@ def score_dataset(
         complete=cond.complete,
         compat=cond.compat,
     )
+    final = name_runs(list(runs), names)  # decided before scoring: warnings use them too
     eng = resolve_engine(engine)
     task = partial(_score_run, ties=ties, keep_table=not eng.remote)
     with eng:
-        scored = eng.map_runs(ev, list(runs), task)
-    if names is not None:
-        if len(names) != len(scored):
-            raise ValueError(f"got {len(names)} names for {len(scored)} runs")
-        final = list(names)
-    else:
-        final = unique_run_names(list(runs), [s.name for s in scored])
-    if len(set(final)) != len(final):
-        raise ComparabilityError(f"two runs have the same name: {final}")
+        scored = eng.map_runs(ev, list(runs), task, final)
     for s, n in zip(scored, final, strict=True):
         s.name = n
         s.scores.run = n
