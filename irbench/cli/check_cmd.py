@@ -79,6 +79,13 @@ def check_command(
     max_results: Annotated[
         int | None, typer.Option("--max-results", "-M", help="trec_eval -M.")
     ] = None,
+    ignore_identical_ids: Annotated[
+        bool | None,
+        typer.Option(
+            "--ignore-identical-ids/--keep-identical-ids",
+            help="Drop documents whose id equals the query id (BEIR); default: the baseline's.",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of resampling tests.")] = 0,
     fmt: Annotated[
         CheckFormat, typer.Option("--format", "-f", help="table, github, markdown or junit.")
@@ -102,6 +109,7 @@ def check_command(
                 "rel_level": rel_level,
                 "judged_only": judged_only,
                 "max_results": max_results,
+                "ignore_identical_ids": ignore_identical_ids,
             }.items()
             if v is not None
         }

@@ -16,6 +16,7 @@ import typer
 from irbench.cli.common import (
     EngineName,
     EngineOption,
+    IgnoreIdenticalIdsOption,
     SchedulerOption,
     ShardSizeOption,
     WorkersOption,
@@ -330,6 +331,7 @@ def compare_command(
         bool,
         typer.Option("--force", help="Compare runs scored on different query sets anyway."),
     ] = False,
+    ignore_identical_ids: IgnoreIdenticalIdsOption = False,
     engine: EngineOption = EngineName.local,
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
@@ -350,6 +352,7 @@ def compare_command(
             rel_level=rel_level,
             judged_only=judged_only,
             max_results=max_results,
+            ignore_identical_ids=ignore_identical_ids,
             engine=open_engine(engine, scheduler, workers, shard_size),
         )
         names = list(dict.fromkeys(table["run"]))

@@ -13,6 +13,7 @@ from irbench.cli.common import (
     EngineName,
     EngineOption,
     EvalFormat,
+    IgnoreIdenticalIdsOption,
     SchedulerOption,
     ShardSizeOption,
     WorkersOption,
@@ -104,6 +105,7 @@ def eval_command(
             "Peak memory is a few times this plus the largest query.",
         ),
     ] = "4MiB",
+    ignore_identical_ids: IgnoreIdenticalIdsOption = False,
     engine: EngineOption = EngineName.local,
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
@@ -121,6 +123,7 @@ def eval_command(
             judged_only=judged_only,
             max_results=max_results,
             complete=complete,
+            ignore_identical_ids=ignore_identical_ids,
         )
         if runs.count("-") > 1 or (qrels == "-" and "-" in runs):
             raise typer.BadParameter("only one input can be read from stdin (-)")

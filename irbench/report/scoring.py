@@ -31,6 +31,10 @@ __all__ = [
 TIE_POLICY = "score-desc-docid-desc"
 
 
+#: Conditions recorded since a later version, with the value older records imply.
+_ADDED_LATER: dict[str, Any] = {"ignore_identical_ids": False}
+
+
 @dataclass(frozen=True)
 class Conditions:
     """Everything besides qrels, run and measure that changes a number."""
@@ -40,6 +44,7 @@ class Conditions:
     max_results: int | None = None
     complete: bool = False
     compat: str = "9"
+    ignore_identical_ids: bool = False
 
     @property
     def query_policy(self) -> str:
@@ -59,6 +64,7 @@ class Conditions:
             "judged_only": self.judged_only,
             "max_results": self.max_results or 0,
             "trec_eval_compat": self.compat,
+            "ignore_identical_ids": self.ignore_identical_ids,
         }
 
     def differences(self, other: dict[str, Any]) -> list[str]:
@@ -66,6 +72,8 @@ class Conditions:
         mine = self.as_dict()
         out = []
         for key, value in mine.items():
+            if key in _ADDED_LATER and key not in other:  # older records: the default then
+                other = {**other, key: _ADDED_LATER[key]}
             if key not in other:
                 out.append(f"{key} is not recorded (now {value!r})")
             elif other[key] != value:
@@ -180,6 +188,7 @@ def score_dataset(
         max_results=cond.max_results,
         complete=cond.complete,
         compat=cond.compat,
+        ignore_identical_ids=cond.ignore_identical_ids,
     )
     eng = resolve_engine(engine)
     task = partial(_score_run, ties=ties, keep_table=not eng.remote)

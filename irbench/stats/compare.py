@@ -349,6 +349,7 @@ def evaluate_per_query(
     rel_level: int = 1,
     judged_only: bool = False,
     max_results: int | None = None,
+    ignore_identical_ids: bool = False,
     engine: Any = None,
 ) -> Any:
     """Per-query pandas table of ``runs`` via :class:`irbench.engine.Evaluator`, uniquely named.
@@ -369,6 +370,7 @@ def evaluate_per_query(
         judged_only=judged_only,
         max_results=max_results,
         complete=complete,
+        ignore_identical_ids=ignore_identical_ids,
     )
     from irbench.engine.engines import resolve_engine
 
@@ -404,6 +406,7 @@ def compare(
     rel_level: int = 1,
     judged_only: bool = False,
     max_results: int | None = None,
+    ignore_identical_ids: bool = False,
     family: Literal["all", "measure"] = "all",
     ci: str = "t",
     power: float = 0.8,
@@ -416,7 +419,8 @@ def compare(
     ``complete=True`` (trec_eval ``-c``) every qrels query, missing ones scored 0. Runs are
     named ``names``, else by their run tags when distinct, else by file name; ``baseline`` is
     one of those names. ``engine`` scores the runs (``"local"`` default, ``"dask"`` or an
-    engine object; the numbers are identical). Other parameters: :func:`compare_per_query`.
+    engine object; the numbers are identical). ``ignore_identical_ids`` drops documents whose
+    id equals the query id (BEIR's protocol). Other parameters: :func:`compare_per_query`.
 
     Examples
     --------
@@ -433,6 +437,7 @@ def compare(
         rel_level=rel_level,
         judged_only=judged_only,
         max_results=max_results,
+        ignore_identical_ids=ignore_identical_ids,
         engine=engine,
     )
     return compare_per_query(
