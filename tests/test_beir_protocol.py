@@ -240,6 +240,7 @@ def test_cqadupstack_ids_are_grouped() -> None:
     assert auto_group("x", "/d/qrels.beir-v1.0.0-cqadupstack-gis.test.txt") == CQADUPSTACK
     assert auto_group("cqadupstack-tex", "q.txt") == CQADUPSTACK
     assert auto_group("arguana", "beir/arguana") is None
+    assert auto_group("scifact", "/tmp/cqadupstack-runs/qrels.scifact.txt") is None  # folders
     units = average_units(["a", "f1", "b", "f2"], {"f1": "g", "f2": "g"})
     assert units == [("a", ["a"]), ("g", ["f1", "f2"]), ("b", ["b"])]
 
@@ -343,3 +344,20 @@ def test_spec_sets_ignore_identical_ids_per_dataset(
     spec.write_text(spec.read_text().replace("= true", '= "yes"'))
     with pytest.raises(irbench.InputFormatError, match="true or false"):
         irbench.leaderboard(spec=spec)
+
+
+def test_table_and_leaderboard_take_the_flag(data: tuple[dict, dict], tmp_path: Path) -> None:
+    qrels, run = data
+    qpath = tmp_path / "qrels.txt"
+    qpath.write_text(
+        "".join(f"{q} 0 {d} {r}\n" for q, docs in qrels.items() for d, r in docs.items())
+    )
+    rpath = _trec(tmp_path / "a.run", run)
+    want = _means(irbench.evaluate(qrels, run, ["P@1"], ignore_identical_ids=True))["P@1"]
+    for cmd in ("table", "leaderboard"):
+        args = [cmd, str(qpath), str(rpath), "-m", "P@1", "--ignore-identical-ids", "-f", "csv"]
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code == 0, res.output
+        row = pd.read_csv(io.StringIO(res.stdout)).iloc[0]
+        assert bool(row["ignore_identical_ids"]) is True, cmd
+        assert row["value"] == pytest.approx(want, abs=1e-15), cmd

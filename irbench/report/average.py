@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import PurePath
 
 from irbench.errors import ComparabilityError
 
@@ -44,9 +45,13 @@ class MissingDatasetError(ComparabilityError):
 def auto_group(name: str, qrels_source: str) -> str | None:
     """The group a dataset belongs to by its id: ``cqadupstack`` for CQADupStack's forums
     (``beir/cqadupstack/android``, ``qrels.beir-v1.0.0-cqadupstack-android.test.txt``), else
-    ``None``."""
-    for text in (name, qrels_source):
-        if _CQADUPSTACK_ID.search(str(text)):
+    ``None``. Only the dataset name, the qrels file's name (not its folders) and dataset ids
+    are looked at."""
+    src = str(qrels_source)
+    if src.lower().startswith(("beir/cqadupstack/", "irds:beir/cqadupstack/")):
+        return CQADUPSTACK
+    for text in (name, PurePath(src).name):
+        if _CQADUPSTACK_ID.search(text):
             return CQADUPSTACK
     return None
 

@@ -348,6 +348,24 @@ def _significance(
     return out
 
 
+def _column_order(
+    datasets: Sequence[str], groups: dict[str, str | None], expand: bool
+) -> list[str]:
+    """Datasets in spec order, a group at its first member (after its last one with
+    ``expand``, the members shown too), then the average."""
+    from irbench.report.leaderboard import AVERAGE
+
+    out: list[str] = []
+    for i, d in enumerate(datasets):
+        g = groups.get(d)
+        if g is None or expand:
+            out.append(d)
+        last = g is not None and all(groups.get(x) != g for x in datasets[i + 1 :])
+        if g is not None and g not in out and (not expand or last):
+            out.append(g)
+    return [*out, AVERAGE]
+
+
 def build_table(
     datasets: Sequence[Any],
     measures: Any,
@@ -448,7 +466,8 @@ def build_table(
         row["marker"] = "".join(marks)
         rows.append(row)
     frame = pd.DataFrame(rows)
-    names = list(dict.fromkeys(frame["dataset"]))
+    names = _column_order([d.name for d in board.datasets], board.groups, expand_groups)
+    names = [n for n in names if n in set(frame["dataset"])]
     if order is not None:
         unknown = [d for d in order if d not in names]
         if unknown:
