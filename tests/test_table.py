@@ -341,3 +341,18 @@ def test_missing_dataset_is_an_error_naming_system_and_dataset(tmp_path: Path) -
     res = CliRunner().invoke(app, ["table", "--spec", str(_beir_spec(tmp_path, missing=True))])
     assert res.exit_code == 2
     assert "system 'B' has no run for dataset 'scifact'" in res.output
+
+
+def test_readme_example_on_the_shipped_runs() -> None:
+    """The README's worked example prints the table the README shows."""
+    repo = Path(__file__).resolve().parents[1]
+    demo = repo / "irbench" / "data" / "demo" / "dl19-passage"
+    runs = [
+        str(demo / "runs" / f"{n}.run.gz") for n in ("bm25", "splade-pp-ed", "tas-b", "repllama")
+    ]
+    args = ["table", str(demo / "qrels.txt.gz"), *runs, "-d", "dl19"]
+    args += ["-m", "nDCG@10", "-m", "AP(rel=2)", "-m", "R@1000", "-b", "bm25", "-b", "tas-b"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    shown = res.stdout.split("\n\n")[0]
+    assert shown.count("\n") == 5 and shown in (repo / "README.md").read_text()

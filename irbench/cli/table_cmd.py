@@ -24,7 +24,7 @@ from irbench.cli.compare_cmd import CorrectionName, TestName
 EXAMPLES = """
 [bold]Examples[/]
 
-  irbench table qrels.txt bm25.run splade.run tasb.run -m nDCG@10 -m 'AP(rel=2)' -b bm25
+  irbench table qrels.txt bm25.run splade.run tasb.run -m nDCG@10 -m 'AP(rel=2)' -b bm25 -d DL19
   irbench table --spec dl.toml -b BM25 -b TAS-B -o table.tex          [dim]# letters a, b[/]
   irbench table --spec dl.toml -b BM25 --markers dagger --std -o table.md
   irbench table --spec beir.toml --percent --decimals 1 -o beir.html  [dim]# BEIR average[/]
@@ -93,6 +93,12 @@ def table_command(
     ] = None,
     spec: Annotated[
         Path | None, typer.Option("--spec", help="TOML file of datasets and runs (as leaderboard).")
+    ] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            "--dataset", "-d", help="Name of the dataset of QRELS (default: from its file)."
+        ),
     ] = None,
     name: Annotated[
         list[str] | None,
@@ -189,6 +195,8 @@ def table_command(
             raise InputFormatError("give QRELS RUN ... or --spec, not both")
         if spec is None and (qrels is None or not runs):
             raise InputFormatError("give QRELS and at least one RUN (or --spec FILE)")
+        if dataset is not None and spec is not None:
+            raise InputFormatError("--dataset names the dataset of QRELS; a spec names its own")
         if name and (spec is not None or len(name) != len(runs or [])):
             raise InputFormatError(
                 f"--name: give one name per RUN ({len(runs or [])} runs, {len(name)} names); "
@@ -200,6 +208,7 @@ def table_command(
             measure or None,
             spec=spec,
             names=name or None,
+            dataset=dataset,
             baselines=_split(baseline),
             complete=complete,
             rel_level=rel_level,

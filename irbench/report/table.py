@@ -513,6 +513,7 @@ def table(
     spec: str | os.PathLike[str] | None = None,
     baselines: str | Sequence[str] | None = None,
     names: Sequence[str] | None = None,
+    dataset: str | None = None,
     complete: bool = False,
     rel_level: int = 1,
     judged_only: bool = False,
@@ -524,7 +525,8 @@ def table(
 ) -> PaperTable:
     """A paper table of systems x (dataset x measure), with significance markers.
 
-    One dataset from ``qrels`` and ``runs`` (named ``names``, else as ``irbench eval``), or many
+    One dataset from ``qrels`` and ``runs`` (runs named ``names``, else as ``irbench eval``; the
+    dataset ``dataset``, else after the qrels file), or many
     from a leaderboard spec (TOML, :func:`irbench.report.leaderboard.load_spec`; its
     ``measures`` and ``baselines``/``baseline`` apply unless given here).
 
@@ -570,7 +572,7 @@ def table(
         if qrels is None or runs is None:
             raise InputFormatError("give qrels and runs, or a spec file")
         run_list = [runs] if isinstance(runs, (str, os.PathLike)) else list(runs)
-        sets = [DatasetSpec(None, qrels, run_list, list(names) if names else None)]
+        sets = [DatasetSpec(dataset, qrels, run_list, list(names) if names else None)]
     if not measures:
         raise InputFormatError("no measure given (for example -m nDCG@10)")
     base = [baselines] if isinstance(baselines, str) else list(baselines or [])

@@ -99,7 +99,7 @@ _SUP = {"†": r"\dagger", "‡": r"\ddagger", "§": r"\S", "¶": r"\P"}
 
 def tex(text: str) -> str:
     """``text`` escaped for LaTeX (symbols the table uses become their LaTeX commands)."""
-    return "".join(_TEX.get(ch, ch) for ch in text)
+    return "".join(_TEX.get(ch, ch) for ch in text.replace("--", "-\x00-")).replace("\x00", "{}")
 
 
 def _tex_cell(c: Cell) -> str:
