@@ -285,8 +285,15 @@ def _spec(tmp_path: Path, *, missing: bool = False, explicit: bool = False) -> P
 
 @pytest.mark.parametrize("explicit", [False, True])
 def test_leaderboard_groups_forums_before_the_average(tmp_path: Path, explicit: bool) -> None:
-    board = irbench.leaderboard(spec=_spec(tmp_path, explicit=explicit))
+    from irbench.report.leaderboard import win_tie_loss_matrix
+
+    spec = _spec(tmp_path, explicit=explicit)
+    board = irbench.leaderboard(spec=spec)
     group = "cqa" if explicit else CQADUPSTACK
+    wtl = win_tie_loss_matrix(board, "P@1", exclude=[group]).loc["A", "B"]
+    assert sum(map(int, wtl.split("/"))) == 13  # forums and scifact, not the group's row
+    res = CliRunner().invoke(app, ["leaderboard", "--spec", str(spec), "-f", "markdown"])
+    assert res.exit_code == 0 and f"| {wtl} |" in res.stdout, res.output
     per = board[~board["dataset"].isin(["average", group])]
     assert per["dataset"].nunique() == 13
     for (run, measure), rows in per.groupby(["run", "measure"]):

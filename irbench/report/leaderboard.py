@@ -96,6 +96,11 @@ class Leaderboard:
     def runs(self) -> list[str]:
         return list(dict.fromkeys(self.table["run"]))
 
+    @property
+    def group_names(self) -> list[str]:
+        """Names of the dataset groups (rows holding a group's mean, e.g. ``cqadupstack``)."""
+        return list(dict.fromkeys(g for g in self.groups.values() if g is not None))
+
 
 def _interval(values: np.ndarray, kind: str, alpha: float) -> tuple[float, float, float]:
     """(low, high, standard error of the mean) of a run's aggregate."""
@@ -445,12 +450,15 @@ def leaderboard(
     return board.table
 
 
-def win_tie_loss_matrix(table: Any, measure: str, *, eps: float = 1e-12) -> Any:
+def win_tie_loss_matrix(
+    table: Any, measure: str, *, eps: float = 1e-12, exclude: Sequence[str] = ()
+) -> Any:
     """``runs x runs`` DataFrame of ``"wins/ties/losses"`` of the row run against the column
-    run, counted over the datasets (average rows excluded) on which both were evaluated."""
+    run, counted over the datasets (average rows and the ``exclude`` rows, such as a group's
+    mean, left out) on which both were evaluated."""
     import pandas as pd
 
-    df = table[(table["measure"] == measure) & (table["dataset"] != AVERAGE)]
+    df = table[(table["measure"] == measure) & ~table["dataset"].isin([AVERAGE, *exclude])]
     runs = list(dict.fromkeys(df["run"]))
     piv = df.pivot_table(index="dataset", columns="run", values="value", aggfunc="first")
     out = pd.DataFrame("", index=runs, columns=runs, dtype=object)

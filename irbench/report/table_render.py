@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from irbench.report.table import PaperTable
+    from irbench.report.paper_table import PaperTable
 
 __all__ = ["Cell", "cells", "render_csv", "render_html", "render_latex", "render_markdown"]
 
