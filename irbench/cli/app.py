@@ -1,7 +1,7 @@
 """The `irbench` command: a thin typer layer over the Python API.
 
 Commands are loaded lazily: a run of `irbench eval` imports `eval_cmd` alone and builds only
-its click command. Importing all eight command modules and letting typer build every command
+its click command. Importing all the command modules and letting typer build every command
 took ~40 ms of each invocation, as much as scoring a DL-sized run. `irbench --help`, shell
 completion and "did you mean" suggestions see every command (help loads them all).
 """
@@ -28,6 +28,7 @@ COMMANDS = {
     "measures": "measures_cmd",
     "demo": "demo_cmd",
     "leaderboard": "leaderboard_cmd",
+    "table": "table_cmd",
     "check": "check_cmd",
     "run": "run_cmd",
     "datasets": "datasets_cmd",
@@ -86,7 +87,7 @@ class LazyGroup(typer.core.TyperGroup):
 
 app = typer.Typer(
     name="irbench",
-    help="Retrieval evaluation with trec_eval's numbers, fast: eval, compare, run, leaderboard, check, datasets, measures, demo.",
+    help="Retrieval evaluation with trec_eval's numbers, fast: eval, compare, run, leaderboard, table, check, datasets, measures, demo.",
     cls=LazyGroup,
     no_args_is_help=True,
     add_completion=True,

@@ -91,6 +91,13 @@ def check_command(
             "--compat", help="trec_eval version to match, 9 or 10 (default: the baseline's)."
         ),
     ] = None,
+    ignore_identical_ids: Annotated[
+        bool | None,
+        typer.Option(
+            "--ignore-identical-ids/--keep-identical-ids",
+            help="Drop documents whose id equals the query id (BEIR); default: the baseline's.",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of resampling tests.")] = 0,
     fmt: Annotated[
         CheckFormat, typer.Option("--format", "-f", help="table, github, markdown or junit.")
@@ -117,6 +124,7 @@ def check_command(
                 "judged_only": judged_only,
                 "max_results": max_results,
                 "compat": compat.value if compat is not None else None,
+                "ignore_identical_ids": ignore_identical_ids,
             }.items()
             if v is not None
         }

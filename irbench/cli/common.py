@@ -172,6 +172,15 @@ ShardSizeOption = Annotated[
     ),
 ]
 
+IgnoreIdenticalIdsOption = Annotated[
+    bool,
+    typer.Option(
+        "--ignore-identical-ids",
+        help="Drop a retrieved document whose id equals the query id before scoring (BEIR's "
+        "and MTEB's protocol for ArguAna and Quora). Recorded in the output's conditions.",
+    ),
+]
+
 
 def open_engine(
     engine: EngineName, scheduler: str | None, workers: int | None, shard_size: str | None

@@ -18,6 +18,7 @@ from irbench.cli.common import (
     CompatOption,
     EngineName,
     EngineOption,
+    IgnoreIdenticalIdsOption,
     SchedulerOption,
     ShardSizeOption,
     WorkersOption,
@@ -337,6 +338,7 @@ def compare_command(
         typer.Option("--force", help="Compare runs scored on different query sets anyway."),
     ] = False,
     compat: CompatOption = Compat.v9,
+    ignore_identical_ids: IgnoreIdenticalIdsOption = False,
     engine: EngineOption = EngineName.local,
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
@@ -360,6 +362,7 @@ def compare_command(
             rel_level=rel_level,
             judged_only=judged_only,
             max_results=max_results,
+            ignore_identical_ids=ignore_identical_ids,
             engine=open_engine(engine, scheduler, workers, shard_size),
             compat=compat.value,
         )

@@ -15,6 +15,7 @@ from irbench.cli.common import (
     EngineName,
     EngineOption,
     EvalFormat,
+    IgnoreIdenticalIdsOption,
     SchedulerOption,
     ShardSizeOption,
     WorkersOption,
@@ -139,6 +140,7 @@ def eval_command(
         ),
     ] = "4MiB",
     compat: CompatOption = Compat.v9,
+    ignore_identical_ids: IgnoreIdenticalIdsOption = False,
     engine: EngineOption = EngineName.local,
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
@@ -160,6 +162,7 @@ def eval_command(
             max_results=max_results,
             complete=complete,
             compat=compat.value,
+            ignore_identical_ids=ignore_identical_ids,
         )
         if runs.count("-") > 1 or (qrels == "-" and "-" in runs):
             raise typer.BadParameter("only one input can be read from stdin (-)")

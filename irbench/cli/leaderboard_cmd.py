@@ -14,6 +14,7 @@ from irbench.cli.common import (
     CompatOption,
     EngineName,
     EngineOption,
+    IgnoreIdenticalIdsOption,
     SchedulerOption,
     ShardSizeOption,
     WorkersOption,
@@ -45,7 +46,11 @@ A spec file (TOML; paths relative to it):
 CSV columns (stable): dataset, run, measure, value, n_queries, ci_low, ci_high, ci_method,
 baseline, delta, p_value, p_adjusted, test, correction, significant, tie_low, tie_high,
 qrels_sha256, run_sha256, query_policy, tie_policy, rel_level, judged_only, max_results,
-irbench_version. With several datasets, rows with dataset "average" hold the mean over datasets.
+ignore_identical_ids, irbench_version. With several datasets, rows with dataset "average" hold
+the BEIR-style mean over datasets; datasets of one group (CQADupStack's forums, grouped by id or
+by `group = "..."` in the spec) get a row of their own mean and count once in the average. A run
+missing from a dataset is an error (exit 2) unless --no-average. A dataset of the spec may set
+`ignore_identical_ids = true` (ArguAna, Quora) and `label = "DL19"`.
 Runs scored on different query sets are refused unless -c or --force.
 """
 
@@ -113,6 +118,14 @@ def leaderboard_command(
         Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")
     ] = None,
     compat: CompatOption = Compat.v9,
+    ignore_identical_ids: IgnoreIdenticalIdsOption = False,
+    average: Annotated[
+        bool,
+        typer.Option(
+            "--average/--no-average",
+            help="Average over datasets (BEIR); a run missing from a dataset is then an error.",
+        ),
+    ] = True,
     engine: EngineOption = EngineName.local,
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
@@ -152,6 +165,7 @@ def leaderboard_command(
                 max_results=max_results,
                 complete=complete,
                 compat=compat.value,
+                ignore_identical_ids=ignore_identical_ids,
             ),
             test=test,
             correction=correction,
@@ -159,6 +173,7 @@ def leaderboard_command(
             ties=ties,
             force=force,
             engine=open_engine(engine, scheduler, workers, shard_size),
+            average=average,
         )
         kind = _format_for(output, fmt)
         text = {

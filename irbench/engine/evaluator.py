@@ -155,6 +155,12 @@ class Evaluator:
         scores are compared as C floats (float32), so scores equal in float32 tie and fall to
         the document-id tie-break. ``"10"`` for trec_eval 10.0: scores compared as doubles,
         IPrec/IPrecAvg recall cuts rounded with ``lround``.
+    ignore_identical_ids:
+        Drop every retrieved document whose id equals its query's id before ranking, as BEIR's
+        ``EvaluateRetrieval.evaluate(ignore_identical_ids=True)`` and MTEB do for ArguAna and
+        Quora (where a query is also a corpus document). Applied in :meth:`score_part`, which
+        every read path (whole table, chunks, partitions, shards, Dask) goes through; a query
+        left with no document then counts as missing from the run.
     """
 
     def __init__(
@@ -167,6 +173,7 @@ class Evaluator:
         max_results: int | None = None,
         complete: bool = False,
         compat: str = "9",
+        ignore_identical_ids: bool = False,
     ) -> None:
         from irbench.io import read_qrels
 
@@ -187,6 +194,7 @@ class Evaluator:
         self.judged_only = judged_only
         self.max_results = max_results
         self.complete = complete
+        self.ignore_identical_ids = ignore_identical_ids
 
     def score(self, run: Any, name: str | None = None) -> RunScores:
         """Score one run (path, table, DataFrame, dict...) and return its per-query values.
@@ -246,6 +254,8 @@ class Evaluator:
         on a cluster, chunks of a stream) and scored part by part, then merged with
         :meth:`PartialScores.merge` and :meth:`finish`, gives bit-identical numbers.
         """
+        if self.ignore_identical_ids:
+            table = drop_identical_ids(table)
         ranking = rank_run(
             table,
             self.qrels,
@@ -307,6 +317,21 @@ class Evaluator:
             all_scores = eng.score_runs(self, run_list, final)
         tables = [results_table(s, per_query=per_query) for s in all_scores]
         return pa.concat_tables(tables) if tables else RESULTS_SCHEMA.empty_table()
+
+
+def drop_identical_ids(table: pa.Table) -> pa.Table:
+    """``table`` without the rows whose ``doc_id`` equals their ``query_id`` (BEIR's
+    ``ignore_identical_ids``: ``results[qid].pop(qid)`` for every query, beir/retrieval/
+    evaluation.py). Other columns and the schema metadata are kept."""
+    if table.num_rows == 0:
+        return table
+    qid, did = table.column("query_id"), table.column("doc_id")
+    if qid.type != did.type:
+        qid, did = qid.cast(pa.string()), did.cast(pa.string())
+    keep = pc.not_equal(qid, did)
+    if pc.all(keep).as_py():
+        return table
+    return table.filter(keep)
 
 
 def _locate_duplicate(exc: DuplicateEntryError, run: Any, qrels: BoundQrels) -> DuplicateEntryError:
@@ -400,6 +425,7 @@ def evaluate(
     judged_only: bool = False,
     max_results: int | None = None,
     complete: bool = False,
+    ignore_identical_ids: bool = False,
     per_query: bool = True,
     output: str = "arrow",
     engine: Engine | str | None = None,
@@ -421,6 +447,8 @@ def evaluate(
         trec_eval's ``-l``, ``-J``, ``-M`` and ``-c`` (see :class:`Evaluator`).
     compat:
         ``"9"`` (trec_eval 9.0.x, default) or ``"10"`` (see :class:`Evaluator`).
+    ignore_identical_ids:
+        Drop documents whose id equals the query id (BEIR's protocol for ArguAna and Quora).
     per_query:
         Include per-query rows; the aggregate rows (``query_id == "all"``) are always there.
     output:
@@ -456,6 +484,7 @@ def evaluate(
         max_results=max_results,
         complete=complete,
         compat=compat,
+        ignore_identical_ids=ignore_identical_ids,
     )
     table = ev.evaluate(runs, per_query=per_query, engine=engine, names=names)
     if output == "pandas":

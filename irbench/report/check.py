@@ -572,6 +572,7 @@ def _conditions(entry: Mapping[str, Any] | None, **override: Any) -> Conditions:
         max_results=max_r or None,
         complete=entry.get("query_policy") == "complete",
         compat=str(entry.get("trec_eval_compat", "9")),
+        ignore_identical_ids=bool(entry.get("ignore_identical_ids", False)),
     )
 
 
@@ -645,8 +646,15 @@ def _diff(name: str, old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> l
             f"~ {name}: qrels changed (SHA-256 {str(old.get('qrels_sha256'))[:12]}... -> "
             f"{new['qrels_sha256'][:12]}...); runs not given now are dropped"
         )
-    for k in ("query_policy", "tie_policy", "rel_level", "judged_only", "max_results"):
-        if old.get(k) != new[k]:
+    for k in (
+        "query_policy",
+        "tie_policy",
+        "rel_level",
+        "judged_only",
+        "max_results",
+        "ignore_identical_ids",
+    ):
+        if old.get(k, False if k == "ignore_identical_ids" else None) != new[k]:
             out.append(f"~ {name}: {k} {old.get(k)!r} -> {new[k]!r}")
     for rname, run in new["runs"].items():
         orun = old["runs"].get(rname)

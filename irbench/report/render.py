@@ -131,7 +131,7 @@ def leaderboard_markdown(board: Leaderboard) -> str:
     out = ["# Leaderboard", "", *_md_table(headers, rows), "", _note(board)]
     if len(board.datasets) > 1:
         for m in board.measures:
-            mat = win_tie_loss_matrix(board.table, m)
+            mat = win_tie_loss_matrix(board.table, m, exclude=board.group_names)
             out += ["", f"## Wins/ties/losses over datasets: {m} (row run vs column run)", ""]
             out += _md_table(["run", *mat.columns], [[i, *row] for i, row in mat.iterrows()])
     movers = _movers(board)
@@ -216,7 +216,7 @@ def leaderboard_html(board: Leaderboard) -> str:
     ]
     if len(board.datasets) > 1:
         for m in board.measures:
-            mat = win_tie_loss_matrix(board.table, m)
+            mat = win_tie_loss_matrix(board.table, m, exclude=board.group_names)
             parts.append(f"<h2>Wins/ties/losses over datasets: {html.escape(m)}</h2>")
             parts.append(
                 _html_table(["run", *mat.columns], [[i, *row] for i, row in mat.iterrows()], False)

@@ -35,6 +35,10 @@ TIE_POLICIES = {"9": "float32-score-desc-docid-desc", "10": "float64-score-desc-
 LEGACY_TIE_POLICY = "score-desc-docid-desc"
 
 
+#: Conditions recorded since a later version, with the value older records imply.
+_ADDED_LATER: dict[str, Any] = {"ignore_identical_ids": False}
+
+
 @dataclass(frozen=True)
 class Conditions:
     """Everything besides qrels, run and measure that changes a number."""
@@ -44,6 +48,7 @@ class Conditions:
     max_results: int | None = None
     complete: bool = False
     compat: str = "9"
+    ignore_identical_ids: bool = False
 
     @property
     def query_policy(self) -> str:
@@ -63,6 +68,7 @@ class Conditions:
             "judged_only": self.judged_only,
             "max_results": self.max_results or 0,
             "trec_eval_compat": self.compat,
+            "ignore_identical_ids": self.ignore_identical_ids,
         }
 
     def differences(self, other: dict[str, Any]) -> list[str]:
@@ -70,6 +76,8 @@ class Conditions:
         mine = self.as_dict()
         out = []
         for key, value in mine.items():
+            if key in _ADDED_LATER and key not in other:  # older records: the default then
+                other = {**other, key: _ADDED_LATER[key]}
             if key not in other:
                 out.append(f"{key} is not recorded (now {value!r})")
             elif other[key] != value:
@@ -191,6 +199,7 @@ def score_dataset(
         max_results=cond.max_results,
         complete=cond.complete,
         compat=cond.compat,
+        ignore_identical_ids=cond.ignore_identical_ids,
     )
     final = name_runs(list(runs), names)  # decided before scoring: warnings use them too
     eng = resolve_engine(engine)

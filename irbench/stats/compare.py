@@ -348,6 +348,7 @@ def evaluate_per_query(
     rel_level: int = 1,
     judged_only: bool = False,
     max_results: int | None = None,
+    ignore_identical_ids: bool = False,
     engine: Any = None,
     compat: str = "9",
 ) -> Any:
@@ -370,6 +371,7 @@ def evaluate_per_query(
         max_results=max_results,
         complete=complete,
         compat=compat,
+        ignore_identical_ids=ignore_identical_ids,
     )
     from irbench.engine.engines import resolve_engine
     from irbench.engine.naming import name_runs, split_runs
@@ -400,6 +402,7 @@ def compare(
     rel_level: int = 1,
     judged_only: bool = False,
     max_results: int | None = None,
+    ignore_identical_ids: bool = False,
     family: Literal["all", "measure"] = "all",
     ci: str = "t",
     power: float = 0.8,
@@ -414,7 +417,8 @@ def compare(
     a list or a dict of runs by name; runs are named ``names``, else by
     :func:`irbench.engine.naming.name_runs` (a file by its stem); ``baseline`` is one of those
     names. ``engine`` scores the runs (``"local"`` default, ``"dask"`` or an
-    engine object; the numbers are identical). Other parameters: :func:`compare_per_query`.
+    engine object; the numbers are identical). ``ignore_identical_ids`` drops documents whose id equals the query id (BEIR's protocol).
+    Other parameters: :func:`compare_per_query`.
 
     Examples
     --------
@@ -431,6 +435,7 @@ def compare(
         rel_level=rel_level,
         judged_only=judged_only,
         max_results=max_results,
+        ignore_identical_ids=ignore_identical_ids,
         engine=engine,
         compat=compat,
     )
