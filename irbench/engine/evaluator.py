@@ -241,9 +241,21 @@ class Evaluator:
             source=source,
         )
         ctx = Context(ranking, self.qrels, compat=self.compat)
+        values = {}
+        judged_ctx = None  # measures written judged_only=True: one condensed ranking for all
+        for m in self.measures:
+            if m.get("judged_only") and not self.judged_only:
+                if judged_ctx is None:
+                    from irbench.engine.unjudged import condense
+
+                    condensed = condense(ranking, self.qrels.num_queries)
+                    judged_ctx = Context(condensed, self.qrels, compat=self.compat)
+                values[m] = KERNELS[m.name](judged_ctx, m)
+            else:
+                values[m] = KERNELS[m.name](ctx, m)
         return PartialScores(
             present=ranking.present,
-            values={m: KERNELS[m.name](ctx, m) for m in self.measures},
+            values=values,
             num_run_queries_not_in_qrels=ranking.num_queries_not_in_qrels,
         )
 
