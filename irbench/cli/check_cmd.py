@@ -79,6 +79,17 @@ def check_command(
     max_results: Annotated[
         int | None, typer.Option("--max-results", "-M", help="trec_eval -M.")
     ] = None,
+    judged: Annotated[
+        bool,
+        typer.Option("--judged", help="Show Judged@k (k the measure's cutoff) in each row."),
+    ] = False,
+    bounds: Annotated[
+        bool,
+        typer.Option(
+            "--bounds",
+            help="Show each value with unjudged documents counted relevant (not recorded).",
+        ),
+    ] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed of resampling tests.")] = 0,
     fmt: Annotated[
         CheckFormat, typer.Option("--format", "-f", help="table, github, markdown or junit.")
@@ -119,7 +130,16 @@ def check_command(
                 typer.echo(f"  {line}")
             return
         result = chk.check(
-            baseline, qrels, runs, measure, dataset=name, force=force, seed=seed, conditions=cond
+            baseline,
+            qrels,
+            runs,
+            measure,
+            dataset=name,
+            force=force,
+            seed=seed,
+            conditions=cond,
+            judged=judged,
+            bounds=bounds,
         )
         if fmt is CheckFormat.table and output is None:
             render.print_check(result)

@@ -42,7 +42,8 @@ A spec file (TOML; paths relative to it):
 CSV columns (stable): dataset, run, measure, value, n_queries, ci_low, ci_high, ci_method,
 baseline, delta, p_value, p_adjusted, test, correction, significant, tie_low, tie_high,
 qrels_sha256, run_sha256, query_policy, tie_policy, rel_level, judged_only, max_results,
-irbench_version. With several datasets, rows with dataset "average" hold the mean over datasets.
+irbench_version; --judged adds judged, --bounds unjudged_low and unjudged_high (at the end).
+With several datasets, rows with dataset "average" hold the mean over datasets.
 Runs scored on different query sets are refused unless -c or --force.
 """
 
@@ -106,6 +107,22 @@ def leaderboard_command(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")
     ] = None,
+    judged: Annotated[
+        bool,
+        typer.Option(
+            "--judged",
+            help="Add a judged column: Judged@k, k the measure's cutoff (whole ranking "
+            "without one).",
+        ),
+    ] = False,
+    bounds: Annotated[
+        bool,
+        typer.Option(
+            "--bounds",
+            help="Add unjudged_low/unjudged_high: the value with unjudged documents counted "
+            "non-relevant and counted relevant (down to the measure's cutoff, within -M).",
+        ),
+    ] = False,
     engine: EngineOption = EngineName.local,
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
@@ -148,6 +165,8 @@ def leaderboard_command(
             ties=ties,
             force=force,
             engine=open_engine(engine, scheduler, workers, shard_size),
+            judged=judged,
+            bounds=bounds,
         )
         kind = _format_for(output, fmt)
         text = {

@@ -275,9 +275,12 @@ def build_leaderboard(
     ties: bool = True,
     force: bool = False,
     engine: Any = None,
+    judged: bool = False,
+    bounds: bool = False,
 ) -> Leaderboard:
     """Score every dataset's runs and build the :class:`Leaderboard` (see :func:`leaderboard`);
-    ``engine`` scores the runs (see :func:`irbench.engine.engines.resolve_engine`)."""
+    ``engine`` scores the runs (see :func:`irbench.engine.engines.resolve_engine`); ``judged``
+    and ``bounds`` add :data:`irbench.report.unjudged.UNJUDGED_COLUMNS`."""
     import pandas as pd
 
     from irbench.engine.engines import resolve_engine
@@ -322,6 +325,10 @@ def build_leaderboard(
     if len(scored) > 1:
         rows += _average_rows(scored, alpha)
     table = pd.DataFrame(rows, columns=list(COLUMNS))
+    if judged or bounds:
+        from irbench.report.unjudged import add_unjudged_columns
+
+        table = add_unjudged_columns(table, scored, judged=judged, bounds=bounds, average=AVERAGE)
     base_name = _resolve_baseline(scored[0], baseline) if baseline is not None else None
     return Leaderboard(table, scored, base_name, alpha, tie_reports)
 
@@ -345,6 +352,8 @@ def leaderboard(
     force: bool = False,
     output: str = "pandas",
     engine: Any = None,
+    judged: bool = False,
+    bounds: bool = False,
 ) -> Any:
     """Leaderboard table: one row per dataset, run and measure (columns :data:`COLUMNS`).
 
@@ -356,7 +365,9 @@ def leaderboard(
     rows). ``tie_low``/``tie_high`` bound the value over tie orders. Runs scored on different
     query sets are refused (:class:`~irbench.errors.ComparabilityError`) unless ``complete``
     or ``force``. ``output``: ``"pandas"`` or ``"arrow"``. ``engine``: where runs are scored
-    (``"local"``, ``"dask"`` or an engine object; see :func:`irbench.evaluate`).
+    (``"local"``, ``"dask"`` or an engine object; see :func:`irbench.evaluate`). ``judged``
+    adds a ``judged`` column (Judged@k, k the measure's cutoff) and ``bounds`` the columns
+    ``unjudged_low``/``unjudged_high`` (see :mod:`irbench.report.unjudged`).
     """
     cond = Conditions(
         rel_level=rel_level, judged_only=judged_only, max_results=max_results, complete=complete
@@ -383,6 +394,8 @@ def leaderboard(
         ties=ties,
         force=force,
         engine=engine,
+        judged=judged,
+        bounds=bounds,
     )
     if output == "arrow":
         import pyarrow as pa

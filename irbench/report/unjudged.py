@@ -1,0 +1,137 @@
+"""Unjudged-document columns for leaderboards and notes for regression checks.
+
+``judged``: the mean ``Judged@k`` of the row's run, k the measure's cutoff (Judged over the
+whole ranking, after ``-M``, for a measure without one; see
+:func:`irbench.engine.unjudged.judged_companion`). ``unjudged_low`` / ``unjudged_high``: the
+measure's aggregate with unjudged documents counted non-relevant (the ``value``) and counted
+relevant (:func:`irbench.engine.unjudged.score_bounds`). Average rows take the mean over
+datasets, as ``value`` does.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from irbench.report.scoring import DatasetScores, ScoredRun
+
+__all__ = ["UNJUDGED_COLUMNS", "add_unjudged_columns", "annotate_check", "unjudged_cells"]
+
+#: Extra leaderboard columns, in order, appended after the standard ones when asked for.
+UNJUDGED_COLUMNS = ("judged", "unjudged_low", "unjudged_high")
+
+
+def _run_table(run: ScoredRun) -> Any:
+    """The run's table: kept when it was scored here, else read again from its file."""
+    if run.table is not None:
+        return run.table
+    from irbench.io import read_run
+
+    return read_run(run.source)
+
+
+def unjudged_cells(
+    ds: DatasetScores, *, judged: bool = False, bounds: bool = False
+) -> dict[tuple[str, str], dict[str, float]]:
+    """``{(run, measure): {"judged": ..., "unjudged_low": ..., "unjudged_high": ...}}`` for
+    every run and measure of a scored dataset (only the asked-for keys; NaN where a measure has
+    no Judged@k companion: NumQ, NumRel, Judged)."""
+    from irbench.engine import Evaluator
+    from irbench.engine.unjudged import judged_companion, score_bounds
+
+    ev = ds.evaluator
+    companions = {m: judged_companion(m) for m in ds.measures}
+    wanted = list(dict.fromkeys(c for c in companions.values() if c is not None))
+    judged_ev = None
+    if judged and wanted:
+        judged_ev = Evaluator(
+            ev.qrels,
+            wanted,
+            rel_level=ev.rel_level,
+            judged_only=ev.judged_only,
+            max_results=ev.max_results,
+            complete=ev.complete,
+            compat=ev.compat,
+        )
+    out: dict[tuple[str, str], dict[str, float]] = {}
+    for run in ds.runs:
+        table = _run_table(run)
+        cells: dict[str, dict[str, float]] = {str(m): {} for m in ds.measures}
+        if judged:
+            import warnings
+
+            with warnings.catch_warnings():  # the query-set warnings came with the values
+                warnings.simplefilter("ignore")
+                js = judged_ev.score_table(table, name=run.name) if judged_ev else None
+            for m, c in companions.items():
+                cells[str(m)]["judged"] = (
+                    js.aggregates[c] if js is not None and c is not None else math.nan
+                )
+        if bounds:
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                b = score_bounds(ev, table, name=run.name)
+            for m in ds.measures:
+                cells[str(m)]["unjudged_low"] = b.low.aggregates[m]
+                cells[str(m)]["unjudged_high"] = b.high.aggregates[m]
+        for m_str, c in cells.items():
+            out[(run.name, m_str)] = c
+    return out
+
+
+def add_unjudged_columns(
+    table: Any,
+    datasets: list[DatasetScores],
+    *,
+    judged: bool = False,
+    bounds: bool = False,
+    average: str = "average",
+) -> Any:
+    """``table`` (a leaderboard DataFrame) with the asked-for :data:`UNJUDGED_COLUMNS` added
+    at the end; average rows get the mean over the datasets' rows of the same run and measure."""
+    cols = [c for c in UNJUDGED_COLUMNS if (c == "judged" and judged) or (c != "judged" and bounds)]
+    if not cols:
+        return table
+    found = {ds.name: unjudged_cells(ds, judged=judged, bounds=bounds) for ds in datasets}
+    table = table.copy()
+    for col in cols:
+        values = []
+        for r in table.itertuples(index=False):
+            if r.dataset == average:
+                per = [
+                    found[d][(r.run, r.measure)][col]
+                    for d in found
+                    if (r.run, r.measure) in found[d]
+                ]
+                values.append(sum(per) / len(per) if per else math.nan)
+            else:
+                values.append(found[r.dataset][(r.run, r.measure)][col])
+        table[col] = values
+    return table
+
+
+def annotate_check(
+    result: Any, ds: DatasetScores, *, judged: bool = False, bounds: bool = False
+) -> None:
+    """Append ``Judged@k`` and the unjudged range to each check row's detail (shown by every
+    check format); nothing is recorded in the baseline or changes a verdict."""
+    if not (judged or bounds):
+        return
+    found = unjudged_cells(ds, judged=judged, bounds=bounds)
+    from irbench.engine.unjudged import judged_companion
+    from irbench.measures import parse_measure
+
+    for row in result.rows:
+        cells = found.get((row.run, row.measure))
+        if cells is None:
+            continue
+        notes = []
+        if "judged" in cells and not math.isnan(cells["judged"]):
+            companion = judged_companion(parse_measure(row.measure))
+            notes.append(f"{companion} {cells['judged']:.4f}")
+        if "unjudged_high" in cells:
+            notes.append(f"unjudged as relevant {cells['unjudged_high']:.4f}")
+        if notes:
+            row.detail = "; ".join([row.detail, *notes]) if row.detail else "; ".join(notes)
