@@ -11,6 +11,7 @@ datasets, as ``value`` does.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 from irbench.report.scoring import DatasetScores, ScoredRun
@@ -58,8 +59,6 @@ def unjudged_cells(
         table = _run_table(run)
         cells: dict[str, dict[str, float]] = {str(m): {} for m in ds.measures}
         if judged:
-            import warnings
-
             with warnings.catch_warnings():  # the query-set warnings came with the values
                 warnings.simplefilter("ignore")
                 js = judged_ev.score_table(table, name=run.name) if judged_ev else None
@@ -68,16 +67,14 @@ def unjudged_cells(
                     js.aggregates[c] if js is not None and c is not None else math.nan
                 )
         if bounds:
-            import warnings
-
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 b = score_bounds(ev, table, name=run.name)
             for m in ds.measures:
                 cells[str(m)]["unjudged_low"] = b.low.aggregates[m]
                 cells[str(m)]["unjudged_high"] = b.high.aggregates[m]
-        for m_str, c in cells.items():
-            out[(run.name, m_str)] = c
+        for m_str, row in cells.items():
+            out[(run.name, m_str)] = row
     return out
 
 
