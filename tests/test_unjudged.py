@@ -343,3 +343,32 @@ def test_condense_keeps_extra_ranking_fields() -> None:
     again = condense(replace(ranking), qrels.num_queries)
     assert again.num_queries_not_in_qrels == ranking.num_queries_not_in_qrels
     assert again.present is ranking.present
+
+
+@pytest.mark.parametrize("run_name", ["repllama", "openai-ada2"])
+def test_judged_only_agrees_with_ir_measures(run_name: str) -> None:
+    """ir_measures (pytrec_eval provider, trec_eval's -J per measure) on the same measures."""
+    ir_measures = pytest.importorskip("ir_measures")
+    pytest.importorskip("pytrec_eval")
+    texts = ["nDCG(judged_only=True)@10", "AP(judged_only=True,rel=2)", "P(judged_only=True)@10",
+             "RR(judged_only=True)", "R(judged_only=True)@100"]  # fmt: skip
+    qrels = read_qrels(DEMO / "qrels.txt.gz")
+    run = read_run(DEMO / "runs" / f"{run_name}.run.gz")
+    ours = Evaluator(qrels, texts).score(run)
+    qids = ours.query_ids.to_pylist()
+    qrels_dict: dict[str, dict[str, int]] = {}
+    for q, d, g in zip(*(qrels[c].to_pylist() for c in QRELS_SCHEMA.names), strict=True):
+        qrels_dict.setdefault(q, {})[d] = g
+    run_dict: dict[str, dict[str, float]] = {}
+    for q, d, s in zip(*(run[c].to_pylist() for c in ("query_id", "doc_id", "score")), strict=True):
+        run_dict.setdefault(q, {})[d] = s
+    provider = ir_measures.pytrec_eval
+    theirs: dict[tuple[str, str], float] = {}
+    for r in provider.iter_calc(
+        [ir_measures.parse_measure(t) for t in texts], qrels_dict, run_dict
+    ):
+        theirs[(str(r.measure), r.query_id)] = r.value
+    for m in ours.values:
+        key = str(ir_measures.parse_measure(str(m)))
+        want = np.array([theirs[(key, q)] for q in qids])
+        np.testing.assert_allclose(ours.values[m], want, rtol=0, atol=1e-9, err_msg=str(m))
