@@ -138,7 +138,8 @@ class Evaluator:
     rel_level:
         Minimum grade counted as relevant for measures that do not name one (trec_eval ``-l``).
     judged_only:
-        Drop retrieved documents that are not judged before scoring (trec_eval ``-J``).
+        Drop retrieved documents that are not judged before scoring (trec_eval ``-J``). A
+        measure written ``judged_only=True`` (``nDCG(judged_only=True)@10``) gets it alone.
     max_results:
         Keep only the first ``max_results`` documents per query after sorting (``-M``).
     complete:
