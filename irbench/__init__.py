@@ -20,6 +20,7 @@ _LAZY = {
     "Evaluator": "irbench.engine",
     "compare": "irbench.stats",
     "leaderboard": "irbench.report.leaderboard",
+    "table": "irbench.report.table",
     "check": "irbench.report.check",
     "read_run": "irbench.io",
     "read_qrels": "irbench.io",
@@ -49,6 +50,7 @@ __all__ = [
     "parse_measures",
     "read_qrels",
     "read_run",
+    "table",
     "write_run",
 ]
 
@@ -59,6 +61,7 @@ if TYPE_CHECKING:
     from irbench.measures import Measure, parse_measure, parse_measures
     from irbench.report.check import check
     from irbench.report.leaderboard import leaderboard
+    from irbench.report.table import table
     from irbench.stats import compare
 
 

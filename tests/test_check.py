@@ -89,7 +89,9 @@ def test_baseline_file_holds_per_query_values_and_provenance(setup: dict[str, Pa
     doc = tomllib.loads(setup["baseline"].read_text())
     ds = doc["datasets"]["dl19"]
     assert ds["qrels_sha256"] == BoundQrels.from_table(read_qrels(setup["qrels"])).fingerprint
-    assert ds["query_policy"] == "skip-missing" and ds["tie_policy"] == "score-desc-docid-desc"
+    assert (
+        ds["query_policy"] == "skip-missing" and ds["tie_policy"] == "float32-score-desc-docid-desc"
+    )
     run = ds["runs"]["bm25"]
     assert len(run["queries"]) == 43
     t = evaluate(setup["qrels"], setup["good"], MEASURES, output="pandas")

@@ -64,7 +64,7 @@ def test_table_output_and_json(dl19: tuple[str, str, str]) -> None:
     assert res.exit_code == 0 and "nDCG@10" in res.stdout and "0.7308" in res.stdout
     res = runner.invoke(app, ["eval", qrels, bm25, "-m", "nDCG@10", "-f", "json"])
     doc = json.loads(res.stdout)
-    assert doc["rank"]["all"]["nDCG@10"] == pytest.approx(0.50583, abs=1e-5)
+    assert doc["trec_results_dl19"]["all"]["nDCG@10"] == pytest.approx(0.50583, abs=1e-5)
 
 
 def test_output_file_is_written(dl19: tuple[str, str, str], tmp_path: Path) -> None:

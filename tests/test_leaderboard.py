@@ -53,7 +53,7 @@ def test_columns_are_the_documented_ones(board: pd.DataFrame) -> None:
 
     assert tuple(board.columns) == COLUMNS
     assert (board["irbench_version"] == irbench.__version__).all()
-    assert set(board["tie_policy"]) == {"score-desc-docid-desc"}
+    assert set(board["tie_policy"]) == {"float32-score-desc-docid-desc"}
     assert set(board["query_policy"]) == {"skip-missing"}
 
 

@@ -4,11 +4,9 @@ Per query, to 1e-9, for every measure both compute, with and without -c, -l 2, -
 pytrec_eval has no -c and no -M: -M is simulated by cutting its input run to the top 100 in
 trec_eval's order, and -c by handing it an empty ranking for each query the run lacks.
 
-pytrec_eval-terrier compares scores in single precision, trec_eval in double (atof): on
-robust03 input.InexpC2 query 330 that reorders scores that differ after the 7th digit and moves
-AP from trec_eval's 0.090902 to 0.090899. Both tools are therefore given the same run with
-scores rounded to float32, so the comparison is about the measures, and
-``test_pytrec_eval_rounds_scores_to_float32`` pins the difference down.
+Both tools get the run exactly as read: trec_eval 9.0.x (and so pytrec_eval) stores scores in
+C floats and compares them in single precision, and so does irbench by default
+(``test_scores_compare_as_float32``); ``compat="10"`` compares doubles as trec_eval 10.0 does.
 """
 
 from __future__ import annotations
@@ -90,19 +88,14 @@ def _table(run: dict[str, dict[str, float]]) -> pa.Table:
     )
 
 
-def _float32_scores(run: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-    """*run* with every score rounded to single precision (what pytrec_eval compares)."""
-    return {
-        q: dict(zip(docs, np.float32(list(docs.values())).astype(float).tolist(), strict=True))
-        for q, docs in run.items()
-    }
-
-
 def _top(run: dict[str, dict[str, float]], m: int) -> dict[str, dict[str, float]]:
-    """Top m documents per query in trec_eval's order (score desc, doc id desc)."""
+    """Top m documents per query in trec_eval 9.0.x's order (float32 score desc, doc id
+    desc)."""
     out = {}
     for q, docs in run.items():
-        ranked = sorted(docs.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)[:m]
+        ranked = sorted(
+            docs.items(), key=lambda kv: (float(np.float32(kv[1])), kv[0]), reverse=True
+        )[:m]
         out[q] = dict(ranked)
     return out
 
@@ -137,7 +130,7 @@ def test_real_runs_were_found() -> None:
 def test_agrees_with_pytrec_eval(shared_data: Path, qrels_rel: str, run_rel: str) -> None:
     qrels_path, run_path = shared_data / qrels_rel, shared_data / run_rel
     qrels = _read(qrels_path, "qrels")
-    run = _float32_scores(_read(run_path, "run"))
+    run = _read(run_path, "run")
     table = _table(run)
     evaluators: dict[tuple[int, bool], Any] = {}  # qrels parsed once per option set
     refs: dict[str, dict[str, dict[str, float]]] = {}
@@ -174,13 +167,34 @@ def test_agrees_with_pytrec_eval(shared_data: Path, qrels_rel: str, run_rel: str
             np.testing.assert_allclose(got, want, rtol=0, atol=1e-9, err_msg=f"{variant} {key}")
 
 
-def test_pytrec_eval_rounds_scores_to_float32() -> None:
-    """irbench keeps trec_eval's double-precision order where pytrec_eval ties."""
+def test_scores_compare_as_float32() -> None:
+    """trec_eval 9.0.x ties scores equal in float32 (pytrec_eval too); compat="10" does not."""
     qrels = {"q": {"a": 1}}
     run = {"q": {"a": 1.00000001, "z": 1.0}}
     ref = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(run)
-    ours = Evaluator(
-        pa.table({"query_id": ["q"], "doc_id": ["a"], "relevance": [1]}), ["RR"]
-    ).score(_table(run))
+    table = pa.table({"query_id": ["q"], "doc_id": ["a"], "relevance": [1]})
+    nine = Evaluator(table, ["RR"]).score(_table(run))
+    ten = Evaluator(table, ["RR"], compat="10").score(_table(run))
     assert ref["q"]["recip_rank"] == 0.5  # 1.00000001 == 1.0 in float32: a tie, z ranks first
-    assert list(ours.aggregates.values()) == [1.0]  # trec_eval: a scores higher, RR = 1
+    assert list(nine.aggregates.values()) == [0.5]
+    assert list(ten.aggregates.values()) == [1.0]  # 10.0: a scores higher, RR = 1
+
+
+def test_robust03_inexpc2_query_330() -> None:
+    """The issue's reproducer: trec_eval 9.0.8 and 10.0's ndcg on one Robust 2003 query."""
+    qrels = SHARED / "robust03-trectools" / "robust03_qrels.txt"
+    run = SHARED / "robust03-trectools" / "runs" / "input.InexpC2.gz"
+    values = {}
+    for compat in ("9", "10"):
+        scores = Evaluator(_bound(qrels), ["ndcg"], compat=compat).score(str(run))
+        values[compat] = float(scores.values[scores_measure(scores)][_index(scores, "330")])
+    assert values["9"] == 0.49929955453567787  # trec_eval 9.0.8
+    assert abs(values["10"] - 0.49930168683083093) < 1e-16  # trec_eval 10.0
+
+
+def scores_measure(scores: Any) -> Any:
+    return next(iter(scores.values))
+
+
+def _index(scores: Any, qid: str) -> int:
+    return int(scores.query_ids.to_pylist().index(qid))

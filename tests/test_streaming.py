@@ -84,7 +84,7 @@ def test_gzip_parquet_and_names(dl19: tuple[Path, Path], tmp_path: Path) -> None
     qrels, run = dl19
     ev = Evaluator(qrels, ["AP", "nDCG@10"])
     whole = _quiet_score(ev, run)
-    gz = tmp_path / "bm25.txt.gz"
+    gz = tmp_path / "trec_results_dl19.txt.gz"  # same name as the run: a file's stem
     gz.write_bytes(gzip.compress(run.read_bytes()))
     _assert_same(_quiet_score(ev, gz, stream=True, chunk_bytes=2000), whole)
     pq_path = tmp_path / "bm25.parquet"
@@ -92,6 +92,7 @@ def test_gzip_parquet_and_names(dl19: tuple[Path, Path], tmp_path: Path) -> None
     streamed = _quiet_score(ev, pq_path, stream=True, chunk_bytes=48 * 300)
     assert len(list(iter_query_chunks(pq_path, chunk_bytes=48 * 300))) > 10
     _assert_same(streamed, _quiet_score(ev, pq_path))
+    assert streamed.run == "bm25"  # the file's stem, not the name stored in the Parquet file
     named = _quiet_score(ev, gz, stream=True, name="mine")
     assert named.run == "mine"
 
@@ -364,6 +365,10 @@ def test_cli_stream_same_output(dl19: tuple[Path, Path]) -> None:
     assert whole.exit_code == 0 and streamed.exit_code == 0, streamed.output
     assert streamed.stdout == whole.stdout
     piped = runner.invoke(app, [*args[:2], "-", *args[3:], "--stream"], input=dl19[1].read_bytes())
+    assert piped.exit_code == 0, piped.output
+    assert piped.stdout == whole.stdout.replace("trec_results_dl19\t", "stdin\t")
+    named = [*args[:2], "trec_results_dl19=-", *args[3:], "--stream"]  # NAME=- names stdin
+    piped = runner.invoke(app, named, input=dl19[1].read_bytes())
     assert piped.exit_code == 0, piped.output
     assert piped.stdout == whole.stdout
 

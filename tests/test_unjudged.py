@@ -167,10 +167,11 @@ BOUND_MEASURES = [
 
 
 def _trec_order(run: pa.Table) -> dict[str, list[str]]:
-    """Each query's documents in trec_eval's order (score desc, id bytes desc), by hand."""
+    """Each query's documents in trec_eval 9.0.x's order (score as float32 desc, id bytes desc),
+    by hand."""
     rows: dict[str, list[tuple[float, bytes]]] = {}
     for q, d, s in zip(*(run[c].to_pylist() for c in ("query_id", "doc_id", "score")), strict=True):
-        rows.setdefault(q, []).append((s, d.encode()))
+        rows.setdefault(q, []).append((float(np.float32(s)), d.encode()))
     return {q: [d.decode() for _, d in sorted(v, reverse=True)] for q, v in rows.items()}
 
 
@@ -372,3 +373,17 @@ def test_judged_only_agrees_with_ir_measures(run_name: str) -> None:
         key = str(ir_measures.parse_measure(str(m)))
         want = np.array([theirs[(key, q)] for q in qids])
         np.testing.assert_allclose(ours.values[m], want, rtol=0, atol=1e-9, err_msg=str(m))
+
+
+def test_bounds_follow_ignore_identical_ids() -> None:
+    """A document dropped as the query itself (BEIR) is not retrieved, so not counted relevant:
+    kept, q1 and d2 are unjudged (R 1 -> 3); dropped, only d2 is (R 1 -> 2)."""
+    qrels = pa.table([["q1"], ["d1"], [1]], schema=QRELS_SCHEMA)
+    run = pa.table([["q1"] * 3, ["q1", "d1", "d2"], [3.0, 2.0, 1.0]], schema=RUN_SCHEMA)
+    r, p1 = parse_measure("NumRel"), parse_measure("P@1")
+    kept = score_bounds(Evaluator(qrels, [r, p1]), run)
+    dropped = score_bounds(Evaluator(qrels, [r, p1], ignore_identical_ids=True), run)
+    assert (kept.low.values[r][0], kept.high.values[r][0]) == (1.0, 3.0)
+    assert (dropped.low.values[r][0], dropped.high.values[r][0]) == (1.0, 2.0)
+    assert (kept.low.values[p1][0], kept.high.values[p1][0]) == (0.0, 1.0)  # q1 at rank 1
+    assert (dropped.low.values[p1][0], dropped.high.values[p1][0]) == (1.0, 1.0)  # d1 at 1

@@ -121,25 +121,27 @@ def test_leaderboard_judged_and_bounds_columns(tmp_path: Path) -> None:
     assert tuple(pd.read_csv(plain).columns) == COLUMNS  # unchanged unless asked
 
 
-def test_leaderboard_average_rows_average_the_new_columns(shared_data: Path) -> None:
+def test_leaderboard_group_and_average_rows_combine_the_new_columns(shared_data: Path) -> None:
+    """A group row (CQADupStack-style) takes its members' mean, the average row the BEIR mean
+    with the group counted once, as ``value`` does."""
     import irbench
-
-    runs = {
-        y: [str(shared_data / "runs-rank_llm" / n / f"trec_results_{y}.txt") for n in ("BM25",)]
-        for y in ("dl19", "dl20")
-    }
-    spec_rows = []
     from irbench.report.leaderboard import DatasetSpec, build_leaderboard
 
-    for y in ("dl19", "dl20"):
-        spec_rows.append(
-            DatasetSpec(y, str(shared_data / "trec-dl" / f"qrels.{y}-passage.txt"), runs[y])
-        )
-    board = build_leaderboard(spec_rows, ["nDCG@10"], ties=False, judged=True, bounds=True).table
-    avg = board[board["dataset"] == "average"].iloc[0]
-    per = board[board["dataset"] != "average"]
-    for col in ("judged", "unjudged_low", "unjudged_high"):
-        assert math.isclose(avg[col], per[col].mean(), rel_tol=0, abs_tol=1e-15)
+    def spec(y: str, group: str | None) -> DatasetSpec:
+        qrels = str(shared_data / "trec-dl" / f"qrels.{y}-passage.txt")
+        run = str(shared_data / "runs-rank_llm" / "BM25" / f"trec_results_{y}.txt")
+        return DatasetSpec(y, qrels, [run], ["BM25"], group=group)
+
+    both = [spec("dl19", "dl"), spec("dl20", "dl"), spec("dl19", None)]
+    both[2].name = "again"
+    board = build_leaderboard(
+        both, ["nDCG@10"], ties=False, judged=True, bounds=True, force=True
+    ).table.set_index("dataset")
+    for col in ("value", "judged", "unjudged_low", "unjudged_high"):
+        group = (board.loc["dl19", col] + board.loc["dl20", col]) / 2
+        assert math.isclose(board.loc["dl", col], group, rel_tol=0, abs_tol=1e-15)
+        avg = (group + board.loc["again", col]) / 2
+        assert math.isclose(board.loc["average", col], avg, rel_tol=0, abs_tol=1e-15)
     assert (
         irbench.leaderboard(QRELS, [BM25], "nDCG@10", ties=False, bounds=True)["unjudged_high"]
         .notna()

@@ -1,13 +1,16 @@
 """The `irbench` command: a thin typer layer over the Python API.
 
 Commands are loaded lazily: a run of `irbench eval` imports `eval_cmd` alone and builds only
-its click command. Importing all eight command modules and letting typer build every command
+its click command. Importing all the command modules and letting typer build every command
 took ~40 ms of each invocation, as much as scoring a DL-sized run. `irbench --help`, shell
 completion and "did you mean" suggestions see every command (help loads them all).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from collections.abc import Iterator, MutableMapping
 from importlib import import_module
 from typing import Annotated, Any
@@ -25,6 +28,7 @@ COMMANDS = {
     "measures": "measures_cmd",
     "demo": "demo_cmd",
     "leaderboard": "leaderboard_cmd",
+    "table": "table_cmd",
     "check": "check_cmd",
     "run": "run_cmd",
     "datasets": "datasets_cmd",
@@ -83,7 +87,7 @@ class LazyGroup(typer.core.TyperGroup):
 
 app = typer.Typer(
     name="irbench",
-    help="Retrieval evaluation with trec_eval's numbers, fast: eval, compare, run, leaderboard, check, datasets, measures, demo.",
+    help="Retrieval evaluation with trec_eval's numbers, fast: eval, compare, run, leaderboard, table, check, datasets, measures, demo.",
     cls=LazyGroup,
     no_args_is_help=True,
     add_completion=True,
@@ -111,5 +115,36 @@ def _root(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    The process ends with :func:`os._exit` once the command has returned and its output is
+    flushed: every thread pool irbench starts is shut down and joined before then, but
+    pyarrow's own C++ thread pools are torn down by C++ static destructors during a normal
+    interpreter exit, and when one of their threads is still alive that aborts a finished
+    command with ``terminate called without an active exception`` (exit 134; apache/arrow
+    #34314). Skipping that teardown makes the exit code the command's, every time.
+    """
+    try:
+        app()
+        code = 0
+    except SystemExit as exc:  # click's standalone mode always ends here
+        code = _exit_code(exc.code)
+    _flushed_exit(code)
+
+
+def _exit_code(code: object) -> int:
+    """The status ``sys.exit(code)`` would give: None 0, an int itself, else printed and 1."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _flushed_exit(code: int) -> None:
+    """Flush stdout and stderr, then end the process at once with ``code``."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe (`irbench ... | head`)
+            stream.flush()
+    os._exit(code)

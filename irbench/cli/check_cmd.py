@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from irbench.cli.common import user_errors
+from irbench.cli.common import Compat, user_errors
 
 EXAMPLES = """
 [bold]Examples[/]
@@ -47,7 +47,13 @@ class CheckFormat(str, Enum):
 
 def check_command(
     qrels: Annotated[str, typer.Argument(help="Qrels: file (.gz ok) or dataset id.")],
-    runs: Annotated[list[str], typer.Argument(help="Runs to check (TREC file, .gz, ...).")],
+    runs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Runs to check (TREC file, .gz, ...); NAME=PATH names a run (default: its "
+            "file name without suffixes, as in eval)."
+        ),
+    ],
     baseline: Annotated[
         Path, typer.Option("--baseline", "-b", help="Baseline TOML file (created by --update).")
     ],
@@ -79,6 +85,19 @@ def check_command(
     max_results: Annotated[
         int | None, typer.Option("--max-results", "-M", help="trec_eval -M.")
     ] = None,
+    compat: Annotated[
+        Compat | None,
+        typer.Option(
+            "--compat", help="trec_eval version to match, 9 or 10 (default: the baseline's)."
+        ),
+    ] = None,
+    ignore_identical_ids: Annotated[
+        bool | None,
+        typer.Option(
+            "--ignore-identical-ids/--keep-identical-ids",
+            help="Drop documents whose id equals the query id (BEIR); default: the baseline's.",
+        ),
+    ] = None,
     judged: Annotated[
         bool,
         typer.Option("--judged", help="Show Judged@k (k the measure's cutoff) in each row."),
@@ -100,10 +119,12 @@ def check_command(
 ) -> None:
     """Check runs against a committed baseline: exit 0 if every value holds, 1 on a regression,
     2 on bad input. --update records the current values."""
+    from irbench.engine.naming import split_run_args
     from irbench.report import check as chk
     from irbench.report import render
 
     with user_errors():
+        runs, names = split_run_args(runs)
         doc = chk.load_baseline(baseline) if baseline.exists() or not update else None
         name, entry = chk._pick_dataset(doc or {}, dataset, qrels)
         given: dict[str, Any] = {
@@ -113,6 +134,8 @@ def check_command(
                 "rel_level": rel_level,
                 "judged_only": judged_only,
                 "max_results": max_results,
+                "compat": compat.value if compat is not None else None,
+                "ignore_identical_ids": ignore_identical_ids,
             }.items()
             if v is not None
         }
@@ -123,7 +146,7 @@ def check_command(
             cond = dataclasses.replace(chk._conditions(entry), **given)
         if update:
             changes = chk.update_baseline(
-                baseline, qrels, runs, measure, dataset=name, conditions=cond
+                baseline, qrels, runs, measure, dataset=name, names=names, conditions=cond
             )
             typer.echo(f"updated {baseline}:")
             for line in changes or ["(no change)"]:
@@ -135,6 +158,7 @@ def check_command(
             runs,
             measure,
             dataset=name,
+            names=names,
             force=force,
             seed=seed,
             conditions=cond,

@@ -96,6 +96,32 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, allow_nan=True, ensure_ascii=False)
 
 
+class Compat(str, Enum):
+    """The trec_eval version whose semantics the numbers follow."""
+
+    v9 = "9"
+    v10 = "10"
+
+
+CompatOption = Annotated[
+    Compat,
+    typer.Option(
+        "--compat",
+        help="trec_eval version to match: [bold]9[/] (9.0.x, default: scores compared as C "
+        "floats (float32), so scores equal in float32 tie and fall to the doc-id tie-break; "
+        "what pytrec_eval and published numbers use) or [bold]10[/] (10.0: scores compared as "
+        "doubles, iprec_at_recall / 11pt_avg recall cuts rounded with lround).",
+    ),
+]
+
+
+def semantics_note(compat: str) -> str:
+    """How an output names the semantics behind its numbers."""
+    return (
+        "trec_eval 10.0 semantics (--compat 10)" if compat == "10" else "trec_eval 9.0.x semantics"
+    )
+
+
 class EngineName(str, Enum):
     local = "local"
     dask = "dask"
@@ -143,6 +169,15 @@ ShardSizeOption = Annotated[
         help="With --engine dask: a run bigger than this (64MB, 1GiB, bytes; default 256MB) is "
         "split by query into shards scored on different workers.",
         rich_help_panel=ENGINE_PANEL,
+    ),
+]
+
+IgnoreIdenticalIdsOption = Annotated[
+    bool,
+    typer.Option(
+        "--ignore-identical-ids",
+        help="Drop a retrieved document whose id equals the query id before scoring (BEIR's "
+        "and MTEB's protocol for ArguAna and Quora). Recorded in the output's conditions.",
     ),
 ]
 

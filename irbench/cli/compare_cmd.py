@@ -14,12 +14,16 @@ from typing import Annotated, Any
 import typer
 
 from irbench.cli.common import (
+    Compat,
+    CompatOption,
     EngineName,
     EngineOption,
+    IgnoreIdenticalIdsOption,
     SchedulerOption,
     ShardSizeOption,
     WorkersOption,
     open_engine,
+    semantics_note,
     user_errors,
 )
 
@@ -278,7 +282,10 @@ def _guard_query_sets(table: Any) -> None:
 
 def compare_command(
     qrels: Annotated[str, typer.Argument(help="Qrels: TREC file (.gz ok), Parquet, JSONL.")],
-    runs: Annotated[list[str], typer.Argument(help="Two or more runs (TREC file, .gz, ...).")],
+    runs: Annotated[
+        list[str],
+        typer.Argument(help="Two or more runs (TREC file, .gz, ...); NAME=PATH names a run."),
+    ],
     measure: Annotated[
         list[str],
         typer.Option("--measure", "-m", help="Measure (nDCG@10, AP, ndcg_cut.10, ...). Repeat."),
@@ -330,27 +337,34 @@ def compare_command(
         bool,
         typer.Option("--force", help="Compare runs scored on different query sets anyway."),
     ] = False,
+    compat: CompatOption = Compat.v9,
+    ignore_identical_ids: IgnoreIdenticalIdsOption = False,
     engine: EngineOption = EngineName.local,
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
     shard_size: ShardSizeOption = None,
 ) -> None:
     """Paired significance tests between runs for every measure, with corrected p-values."""
+    from irbench.engine.naming import split_run_args
     from irbench.errors import StatsError
     from irbench.stats.compare import compare_per_query, evaluate_per_query
 
     with user_errors():
         if len(runs) < 2:
             raise StatsError("compare needs at least two runs")
+        runs, given = split_run_args(runs)
         table = evaluate_per_query(
             qrels,
             runs,
             measure,
+            names=given,
             complete=complete,
             rel_level=rel_level,
             judged_only=judged_only,
             max_results=max_results,
+            ignore_identical_ids=ignore_identical_ids,
             engine=open_engine(engine, scheduler, workers, shard_size),
+            compat=compat.value,
         )
         names = list(dict.fromkeys(table["run"]))
         if not complete and not force:
@@ -378,6 +392,7 @@ def compare_command(
         )
         if fmt is CompareFormat.table and output is None:
             print_table(df)
+            print(semantics_note(compat.value))
             return
         render = {
             CompareFormat.table: render_markdown,

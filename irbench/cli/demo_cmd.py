@@ -114,6 +114,7 @@ def _dl19(console: Any) -> None:
     from irbench.cli.compare_cmd import print_table
     from irbench.cli.eval_cmd import _print_table
     from irbench.engine import Evaluator
+    from irbench.engine.naming import name_runs
     from irbench.io import read_run
 
     root = demo_dir()
@@ -122,7 +123,7 @@ def _dl19(console: Any) -> None:
         f"[bold]TREC DL 2019 passage[/]: {len(runs)} runs, qrels {root / 'qrels.txt.gz'}\n"
         "[dim]MAP, RR and R use grade >= 2 as relevant, as the track does; nDCG uses the grades.[/]"
     )
-    names = [path.name.removesuffix(".run.gz") for path in runs]
+    names = name_runs(runs)  # the names `irbench eval` gives these files
     tables = [read_run(path) for path in runs]  # parsed once for the table and the tests
     ev = Evaluator(root / "qrels.txt.gz", DEMO_MEASURES)
     scores = [ev.score_table(run, name=name) for run, name in zip(tables, names, strict=True)]

@@ -10,15 +10,19 @@ from typing import Annotated, Any
 import typer
 
 from irbench.cli.common import (
+    Compat,
+    CompatOption,
     EngineName,
     EngineOption,
     EvalFormat,
+    IgnoreIdenticalIdsOption,
     SchedulerOption,
     ShardSizeOption,
     WorkersOption,
     dumps,
     fmt_value,
     open_engine,
+    semantics_note,
     user_errors,
     write_lines,
 )
@@ -29,6 +33,8 @@ EXAMPLES = """
   irbench eval qrels.txt run.txt -m nDCG@10 -m AP -m RR@10
   irbench eval qrels.txt runs/*.run -m 'P.5,10' -m map        [dim]# trec_eval names work too[/]
   irbench eval qrels.txt run.txt -m 'AP(rel=2)' -q --format jsonl
+  irbench eval qrels.txt bm25=runs/a.run splade=runs/b.run -m AP   [dim]# NAME=PATH names a run[/]
+  irbench eval qrels.txt runs/*.run -m AP -o results.csv       [dim]# format from the suffix[/]
   zcat run.gz | irbench eval qrels.txt - -m nDCG@10 -c         [dim]# - reads the run from stdin[/]
   irbench eval qrels.txt huge.run.gz -m AP --stream           [dim]# bounded memory, or an error[/]
   irbench eval qrels.txt runs/*.run -m AP --engine dask        [dim]# parallel on a local Dask cluster[/]
@@ -38,14 +44,31 @@ EXAMPLES = """
 
 Semantics are trec_eval 9.0.x: documents are ranked by score (descending), ties by document
 id (descending); the rank column is ignored. Queries the run lacks are skipped unless -c.
+
+Run names: NAME=PATH, else the file name without .gz/.txt/.run/.trec/.res/.tsv
+(runs/bm25.run.gz is bm25; stdin is `stdin`); files with the same name get their parent
+folders (BM25/dl19, SPLADE/dl19). The same names in compare, leaderboard and check.
 """
+
+#: Output format implied by an -o suffix (other suffixes: tab-separated values).
+SUFFIX_FORMATS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".trec": "trec",
+}
 
 
 def eval_command(
     qrels: Annotated[str, typer.Argument(help="Qrels: TREC file (.gz ok), Parquet, JSONL or -.")],
     runs: Annotated[
         list[str],
-        typer.Argument(help="One or more runs: TREC file, .gz, Parquet, JSONL, - for stdin."),
+        typer.Argument(
+            help="One or more runs: TREC file, .gz, Parquet, JSONL, - for stdin; NAME=PATH "
+            "names a run (default: its file name without suffixes)."
+        ),
     ],
     measure: Annotated[
         list[str] | None,
@@ -62,7 +85,9 @@ def eval_command(
     complete: Annotated[
         bool,
         typer.Option(
-            "--complete", "-c", help="Score qrels queries missing from a run as 0 (trec_eval -c)."
+            "--complete",
+            "-c",
+            help="Score qrels queries missing from a run as empty rankings (trec_eval -c).",
         ),
     ] = False,
     rel_level: Annotated[
@@ -82,10 +107,20 @@ def eval_command(
         ),
     ] = None,
     fmt: Annotated[
-        EvalFormat, typer.Option("--format", "-f", help="Output format.")
-    ] = EvalFormat.table,
+        EvalFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Output format. Default: from the -o suffix (.csv, .tsv, .json, .jsonl or "
+            ".ndjson, .trec), tsv for another suffix, table on the terminal. A --format that "
+            "contradicts the -o suffix is an error.",
+        ),
+    ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write to this file instead of stdout (format from its suffix)."
+        ),
     ] = None,
     stream: Annotated[
         bool,
@@ -106,6 +141,8 @@ def eval_command(
             "Peak memory is a few times this plus the largest query.",
         ),
     ] = "4MiB",
+    compat: CompatOption = Compat.v9,
+    ignore_identical_ids: IgnoreIdenticalIdsOption = False,
     judged: Annotated[
         bool,
         typer.Option(
@@ -132,9 +169,12 @@ def eval_command(
 ) -> None:
     """Evaluate runs against qrels with trec_eval's exact semantics, fast."""
     from irbench.engine import Evaluator
-    from irbench.engine.naming import unique_run_names
+    from irbench.engine.naming import name_runs, split_run_args
 
     with user_errors():
+        kind = output_format(fmt, output)
+        runs, given = split_run_args(runs)
+        names = name_runs(runs, given)
         wanted: Any = measure or ["official"]
         if judged:
             from irbench.engine.unjudged import with_judged
@@ -147,11 +187,13 @@ def eval_command(
             judged_only=judged_only,
             max_results=max_results,
             complete=complete,
+            compat=compat.value,
+            ignore_identical_ids=ignore_identical_ids,
         )
         if runs.count("-") > 1 or (qrels == "-" and "-" in runs):
             raise typer.BadParameter("only one input can be read from stdin (-)")
         if bounds:
-            _emit_bounds(ev, runs, fmt, per_query, output, stream, engine)
+            _emit_bounds(ev, runs, names, kind, per_query, output, stream, engine)
             return
         if stream:
             from irbench.engine.streaming import score_stream
@@ -165,21 +207,48 @@ def eval_command(
             from irbench.engine.engines import parse_size
 
             size = parse_size(chunk_size)
-            scores = [score_stream(ev, r, chunk_bytes=size) for r in runs]
+            scores = [
+                score_stream(ev, r, name=n, chunk_bytes=size)
+                for r, n in zip(runs, names, strict=True)
+            ]
         else:
             with open_engine(engine, scheduler, workers, shard_size) as eng:
-                scores = eng.score_runs(ev, runs)
-        for s, name in zip(scores, unique_run_names(runs, [s.run for s in scores]), strict=True):
-            s.run = name
-        _emit(scores, ev.measures, fmt, per_query, output)
+                scores = eng.score_runs(ev, runs, names)
+        _emit(scores, ev.measures, kind, per_query, output, ev.compat)
+
+
+def output_format(fmt: EvalFormat | None, output: Path | None) -> EvalFormat:
+    """The format to write: ``--format``, else the one the ``-o`` suffix implies (tsv for an
+    unknown suffix), else a table; a ``--format`` the suffix contradicts is an error."""
+    implied = SUFFIX_FORMATS.get(output.suffix.lower()) if output is not None else None
+    if fmt is None:
+        if output is None:
+            return EvalFormat.table
+        return EvalFormat(implied or "tsv")
+    written = "tsv" if fmt is EvalFormat.table and output is not None else fmt.value
+    if output is not None and implied is not None and written != implied:
+        from irbench.errors import InputFormatError
+
+        raise InputFormatError(
+            f"--format {fmt.value} contradicts -o {output} (a {output.suffix} file is "
+            f"{implied}); drop --format or change the file's suffix"
+        )
+    return fmt
 
 
 def _emit(
-    scores: list[Any], measures: list[Any], fmt: EvalFormat, per_query: bool, output: Path | None
+    scores: list[Any],
+    measures: list[Any],
+    fmt: EvalFormat,
+    per_query: bool,
+    output: Path | None,
+    compat: str = "9",
 ) -> None:
     if fmt is EvalFormat.table and output is None:
-        _print_table(scores, measures, per_query)
+        _print_table(scores, measures, per_query, compat)
         return
+    if compat != "9":  # machine-readable outputs stay pure; the choice is said on stderr
+        print(f"note: {semantics_note(compat)}", file=sys.stderr)
     if output is not None:
         from irbench.io.atomic import atomic_text_writer
 
@@ -231,7 +300,9 @@ def _write(
             write_lines(iter(lines), fh)
 
 
-def _print_table(scores: list[Any], measures: list[Any], per_query: bool) -> None:
+def _print_table(
+    scores: list[Any], measures: list[Any], per_query: bool, compat: str = "9"
+) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -264,13 +335,15 @@ def _print_table(scores: list[Any], measures: list[Any], per_query: bool) -> Non
     console.print(table)
     nq = {len(s.query_ids) for s in scores}
     console.print(
-        f"[dim]{'/'.join(map(str, sorted(nq)))} queries; best value per measure in green[/]"
+        f"[dim]{'/'.join(map(str, sorted(nq)))} queries; best value per measure in green; "
+        f"{semantics_note(compat)}[/]"
     )
 
 
 def _emit_bounds(
     ev: Any,
     runs: list[str],
+    names: list[str],
     fmt: EvalFormat,
     per_query: bool,
     output: Path | None,
@@ -278,7 +351,6 @@ def _emit_bounds(
     engine: EngineName,
 ) -> None:
     """``--bounds``: score each run whole here, then write value/low/high per measure."""
-    from irbench.engine.naming import unique_run_names
     from irbench.engine.unjudged import score_bounds
 
     if stream or engine is not EngineName.local:
@@ -286,9 +358,7 @@ def _emit_bounds(
             "--bounds reads each run whole in this process (no --stream, no --engine dask)",
             param_hint="--bounds",
         )
-    found = [score_bounds(ev, r) for r in runs]
-    for b, name in zip(found, unique_run_names(runs, [b.run for b in found]), strict=True):
-        b.low.run = b.high.run = name
+    found = [score_bounds(ev, r, name=n) for r, n in zip(runs, names, strict=True)]
     if fmt is EvalFormat.table and output is None:
         _print_bounds_table(found, ev.measures, per_query)
         return

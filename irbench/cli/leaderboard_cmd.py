@@ -10,8 +10,11 @@ from typing import Annotated
 import typer
 
 from irbench.cli.common import (
+    Compat,
+    CompatOption,
     EngineName,
     EngineOption,
+    IgnoreIdenticalIdsOption,
     SchedulerOption,
     ShardSizeOption,
     WorkersOption,
@@ -24,6 +27,7 @@ EXAMPLES = """
 
   irbench leaderboard qrels.txt runs/*.run -m nDCG@10 -m 'AP(rel=2)' --baseline bm25
   irbench leaderboard qrels.txt runs/*.run -m nDCG@10 -o board.html     [dim]# sortable page, charts[/]
+  irbench leaderboard qrels.txt BM25=a/dl19.txt SPLADE=b/dl19.txt -m nDCG@10 --baseline BM25
   irbench leaderboard --spec beir.toml -o board.md                       [dim]# many datasets[/]
   irbench leaderboard --spec beir.toml --engine dask --scheduler tcp://10.0.0.5:8786
 
@@ -34,7 +38,7 @@ A spec file (TOML; paths relative to it):
   [datasets.dl19]
   qrels = "qrels.dl19-passage.txt"            [dim]# a file or a dataset id[/]
   runs = ["runs/*/dl19.txt"]                  [dim]# paths or globs[/]
-  run_names = "parent"                        [dim]# auto | file | parent[/]
+  run_names = "parent"                        [dim]# auto (as eval) | file | parent[/]
   [datasets.dl20]
   qrels = "qrels.dl20-passage.txt"
   runs = { BM25 = "runs/BM25/dl20.txt", SPLADE = "runs/SPLADE/dl20.txt" }
@@ -42,8 +46,12 @@ A spec file (TOML; paths relative to it):
 CSV columns (stable): dataset, run, measure, value, n_queries, ci_low, ci_high, ci_method,
 baseline, delta, p_value, p_adjusted, test, correction, significant, tie_low, tie_high,
 qrels_sha256, run_sha256, query_policy, tie_policy, rel_level, judged_only, max_results,
-irbench_version; --judged adds judged, --bounds unjudged_low and unjudged_high (at the end).
-With several datasets, rows with dataset "average" hold the mean over datasets.
+ignore_identical_ids, irbench_version; --judged adds judged, --bounds unjudged_low and
+unjudged_high (at the end). With several datasets, rows with dataset "average" hold
+the BEIR-style mean over datasets; datasets of one group (CQADupStack's forums, grouped by id or
+by `group = "..."` in the spec) get a row of their own mean and count once in the average. A run
+missing from a dataset is an error (exit 2) unless --no-average. A dataset of the spec may set
+`ignore_identical_ids = true` (ArguAna, Quora) and `label = "DL19"`.
 Runs scored on different query sets are refused unless -c or --force.
 """
 
@@ -69,7 +77,10 @@ def leaderboard_command(
     qrels: Annotated[
         str | None, typer.Argument(help="Qrels (file or dataset id); omit with --spec.")
     ] = None,
-    runs: Annotated[list[str] | None, typer.Argument(help="Runs (TREC file, .gz, ...).")] = None,
+    runs: Annotated[
+        list[str] | None,
+        typer.Argument(help="Runs (TREC file, .gz, ...); NAME=PATH names a run."),
+    ] = None,
     measure: Annotated[
         list[str] | None,
         typer.Option("--measure", "-m", help="Measure (nDCG@10, AP(rel=2), ...). Repeat."),
@@ -107,6 +118,15 @@ def leaderboard_command(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")
     ] = None,
+    compat: CompatOption = Compat.v9,
+    ignore_identical_ids: IgnoreIdenticalIdsOption = False,
+    average: Annotated[
+        bool,
+        typer.Option(
+            "--average/--no-average",
+            help="Average over datasets (BEIR); a run missing from a dataset is then an error.",
+        ),
+    ] = True,
     judged: Annotated[
         bool,
         typer.Option(
@@ -145,7 +165,10 @@ def leaderboard_command(
         else:
             if qrels is None or not runs:
                 raise InputFormatError("give QRELS and at least one RUN (or --spec FILE)")
-            sets = [DatasetSpec(None, qrels, list(runs))]
+            from irbench.engine.naming import split_run_args
+
+            paths, given = split_run_args(runs)
+            sets = [DatasetSpec(None, qrels, paths, given)]
             measures = measure
         if not measures:
             raise InputFormatError("no measure given (for example -m nDCG@10)")
@@ -158,6 +181,8 @@ def leaderboard_command(
                 judged_only=judged_only,
                 max_results=max_results,
                 complete=complete,
+                compat=compat.value,
+                ignore_identical_ids=ignore_identical_ids,
             ),
             test=test,
             correction=correction,
@@ -165,6 +190,7 @@ def leaderboard_command(
             ties=ties,
             force=force,
             engine=open_engine(engine, scheduler, workers, shard_size),
+            average=average,
             judged=judged,
             bounds=bounds,
         )

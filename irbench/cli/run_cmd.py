@@ -67,6 +67,9 @@ class RichProgress:
         finally:
             if total is not None:
                 progress.update(task_id, completed=total)
+            else:  # an unknown total is known at the end: a full bar, "n/n"
+                done = progress.tasks[progress.task_ids.index(task_id)].completed
+                progress.update(task_id, total=done, completed=done)
             progress.stop_task(task_id)
 
 
@@ -79,16 +82,25 @@ def rich_progress(enabled: bool = True) -> Iterator[Any]:
         return
     from rich.progress import (
         BarColumn,
-        MofNCompleteColumn,
         Progress,
+        ProgressColumn,
         TextColumn,
         TimeElapsedColumn,
     )
+    from rich.text import Text
+
+    class CountColumn(ProgressColumn):
+        """``done/total``, or ``done`` alone while the total is unknown (never ``n/?``)."""
+
+        def render(self, task: Any) -> Text:
+            done = int(task.completed)
+            text = f"{done:,}" if task.total is None else f"{done:,}/{int(task.total):,}"
+            return Text(text, style="progress.download")
 
     with Progress(
         TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
+        BarColumn(),  # pulses while the total is unknown
+        CountColumn(),
         TimeElapsedColumn(),
         console=err_console(),
         transient=False,

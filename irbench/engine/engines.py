@@ -77,11 +77,11 @@ class Engine(Protocol):
 
 
 def _names(runs: Sequence[Any], names: Sequence[str | None] | None) -> list[str | None]:
-    if names is None:
-        return [None] * len(runs)
-    if len(names) != len(runs):
-        raise IrbenchError(f"got {len(names)} names for {len(runs)} runs")
-    return list(names)
+    """Every run's name, decided before scoring: ``names`` where given, the rest by
+    :func:`irbench.engine.naming.name_runs` (so warnings and results agree)."""
+    from irbench.engine.naming import name_runs
+
+    return list(name_runs(runs, names))
 
 
 class LocalEngine:

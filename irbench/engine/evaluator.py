@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -126,6 +126,13 @@ def _run_name(table: pa.Table, fallback: str) -> str:
     return name.decode() if name else fallback
 
 
+def _name_of(run: Any, name: str | None) -> str:
+    """``name``, else ``run``'s name by the rule of :mod:`irbench.engine.naming`."""
+    from irbench.engine.naming import run_label
+
+    return name if name is not None else run_label(run)
+
+
 class Evaluator:
     """Qrels and measures bound once, ready to score many runs.
 
@@ -145,8 +152,16 @@ class Evaluator:
     complete:
         Score qrels queries missing from a run as empty rankings (trec_eval ``-c``).
     compat:
-        ``"9"`` (default) for trec_eval 9.0.x numbers, as pytrec_eval and published work use;
-        ``"10"`` for trec_eval 10.0, which rounds IPrec/IPrecAvg recall cuts with ``lround``.
+        ``"9"`` (default) for trec_eval 9.0.x numbers, as pytrec_eval and published work use:
+        scores are compared as C floats (float32), so scores equal in float32 tie and fall to
+        the document-id tie-break. ``"10"`` for trec_eval 10.0: scores compared as doubles,
+        IPrec/IPrecAvg recall cuts rounded with ``lround``.
+    ignore_identical_ids:
+        Drop every retrieved document whose id equals its query's id before ranking, as BEIR's
+        ``EvaluateRetrieval.evaluate(ignore_identical_ids=True)`` and MTEB do for ArguAna and
+        Quora (where a query is also a corpus document). Applied in :meth:`score_part`, which
+        every read path (whole table, chunks, partitions, shards, Dask) goes through; a query
+        left with no document then counts as missing from the run.
     """
 
     def __init__(
@@ -159,6 +174,7 @@ class Evaluator:
         max_results: int | None = None,
         complete: bool = False,
         compat: str = "9",
+        ignore_identical_ids: bool = False,
     ) -> None:
         from irbench.io import read_qrels
 
@@ -179,9 +195,12 @@ class Evaluator:
         self.judged_only = judged_only
         self.max_results = max_results
         self.complete = complete
+        self.ignore_identical_ids = ignore_identical_ids
 
     def score(self, run: Any, name: str | None = None) -> RunScores:
-        """Score one run (path, table, DataFrame, dict...) and return its per-query values."""
+        """Score one run (path, table, DataFrame, dict...) and return its per-query values.
+        ``name`` defaults to the run's name by :func:`irbench.engine.naming.name_runs`'s rule
+        (a file's stem, a table's stored name)."""
         part, run_name = self.score_whole_part(run, name)
         return self.finish(part, run_name)
 
@@ -189,22 +208,24 @@ class Evaluator:
         self, table: pa.Table, *, name: str | None = None, origin: Any = None
     ) -> RunScores:
         """Score a run already read into a table; ``origin`` is where it was read from (a path
-        lets a duplicate-document error name its lines)."""
+        lets a duplicate-document error name its lines, and names the run by its file)."""
         source = _source_of(origin)
         part = self.score_shard(table, source=source, run=origin)
-        return self.finish(part, name or _run_name(table, source))
+        return self.finish(part, _name_of(origin if source != "run" else table, name))
 
     def score_whole_part(
         self, run: Any, name: str | None = None, *, read_workers: int | None = None
     ) -> tuple[PartialScores, str]:
         """Read and score a whole run, stopping before :meth:`finish`: its
-        :class:`PartialScores` and its name (``name``, else the run tag, else the source).
+        :class:`PartialScores` and its name (``name``, else named by the rule of
+        :mod:`irbench.engine.naming`).
         What a Dask worker computes for one run; the client finishes it. ``read_workers``:
         threads parsing a run file's chunks (default: the CPU count, at most 4)."""
         from irbench.io import read_run
         from irbench.io.chunks import is_streamable_path
 
         source = _source_of(run)
+        name = _name_of(run, name)
         if is_streamable_path(run):  # chunks: bounded memory, reading overlaps scoring
             from irbench.engine.streaming import score_partitioned_part, score_stream_part
 
@@ -215,7 +236,7 @@ class Evaluator:
             except NotStreamableError:
                 pass  # JSON Lines: read it whole
         table = read_run(run, name=name)
-        return self.score_shard(table, source=source, run=run), name or _run_name(table, source)
+        return self.score_shard(table, source=source, run=run), name
 
     def score_shard(
         self, table: pa.Table, *, source: str = "run", run: Any = None
@@ -234,12 +255,15 @@ class Evaluator:
         on a cluster, chunks of a stream) and scored part by part, then merged with
         :meth:`PartialScores.merge` and :meth:`finish`, gives bit-identical numbers.
         """
+        if self.ignore_identical_ids:
+            table = drop_identical_ids(table)
         ranking = rank_run(
             table,
             self.qrels,
             max_results=self.max_results,
             judged_only=self.judged_only,
             source=source,
+            compat=self.compat,
         )
         ctx = Context(ranking, self.qrels, compat=self.compat)
         values = {}
@@ -273,26 +297,54 @@ class Evaluator:
             num_run_queries_not_in_qrels=part.num_run_queries_not_in_qrels,
         )
         scores.aggregates = {m: scores.aggregate(m) for m in self.measures}
+        if self.complete:
+            scores.aggregates.update(
+                {m: self._complete_num_rel() for m in self.measures if m.name == "NumRel"}
+            )
         _warn_query_sets(scores, self.complete)
         return scores
+
+    def _complete_num_rel(self) -> float:
+        """trec_eval's aggregate ``num_rel`` under ``-c`` (m_num_rel.c, te_calc_avg_num_rel):
+        every judgment with a grade > 0 over all qrels queries, whatever ``-l`` says."""
+        return float(np.count_nonzero(self.qrels.grades > 0))
 
     def evaluate(
         self,
         runs: Any,
         *,
         per_query: bool = True,
-        names: Sequence[str] | None = None,
+        names: Sequence[str | None] | None = None,
         engine: Engine | str | None = None,
     ) -> pa.Table:
         """Score every run; one row per run, measure and query, plus ``query_id == "all"`` rows.
-        ``engine``: where to score (``"local"``, ``"dask"`` or an engine object)."""
+        ``runs``: one run, a list, or a dict of runs by name; ``names``: explicit names (else
+        :func:`irbench.engine.naming.name_runs`'s rule); ``engine``: where to score
+        (``"local"``, ``"dask"`` or an engine object)."""
         from irbench.engine.engines import resolve_engine
+        from irbench.engine.naming import name_runs, split_runs
 
-        run_list = _as_run_list(runs)
+        run_list, given = split_runs(runs, names)
+        final = name_runs(run_list, given)  # decided before scoring: warnings use them too
         with resolve_engine(engine) as eng:
-            all_scores = eng.score_runs(self, run_list, list(names) if names else None)
+            all_scores = eng.score_runs(self, run_list, final)
         tables = [results_table(s, per_query=per_query) for s in all_scores]
         return pa.concat_tables(tables) if tables else RESULTS_SCHEMA.empty_table()
+
+
+def drop_identical_ids(table: pa.Table) -> pa.Table:
+    """``table`` without the rows whose ``doc_id`` equals their ``query_id`` (BEIR's
+    ``ignore_identical_ids``: ``results[qid].pop(qid)`` for every query, beir/retrieval/
+    evaluation.py). Other columns and the schema metadata are kept."""
+    if table.num_rows == 0:
+        return table
+    qid, did = table.column("query_id"), table.column("doc_id")
+    if qid.type != did.type:
+        qid, did = qid.cast(pa.string()), did.cast(pa.string())
+    keep = pc.not_equal(qid, did)
+    if pc.all(keep).as_py():
+        return table
+    return table.filter(keep)
 
 
 def _locate_duplicate(exc: DuplicateEntryError, run: Any, qrels: BoundQrels) -> DuplicateEntryError:
@@ -329,19 +381,13 @@ def duplicate_error(
     return new
 
 
-def _as_run_list(runs: Any) -> list[Any]:
-    if isinstance(runs, (str, pa.Table, dict)) or hasattr(runs, "__fspath__"):
-        return [runs]
-    if type(runs).__name__ == "DataFrame":
-        return [runs]
-    if isinstance(runs, Iterable):
-        return list(runs)
-    return [runs]
-
-
 def _warn_query_sets(scores: RunScores, complete: bool) -> None:
     if scores.num_qrels_queries_missing:
-        policy = "scored 0 (-c)" if complete else "skipped; use -c to score them 0"
+        policy = (
+            "scored as empty rankings (-c)"
+            if complete
+            else "skipped; -c scores them as empty rankings"
+        )
         warnings.warn(
             f"run {scores.run!r} lacks {scores.num_qrels_queries_missing} of the qrels queries "
             f"({policy})",
@@ -392,9 +438,12 @@ def evaluate(
     judged_only: bool = False,
     max_results: int | None = None,
     complete: bool = False,
+    ignore_identical_ids: bool = False,
     per_query: bool = True,
     output: str = "arrow",
     engine: Engine | str | None = None,
+    compat: str = "9",
+    names: Sequence[str | None] | None = None,
 ) -> pa.Table | pd.DataFrame:
     """Evaluate one or many runs with trec_eval 9.0.x semantics.
 
@@ -402,12 +451,17 @@ def evaluate(
     ----------
     qrels, runs:
         Paths (TREC text, ``.gz``, Parquet, JSONL, ``-`` for stdin), Arrow tables, pandas
-        DataFrames, dict-of-dicts or ir_measures records. ``runs`` may be a list.
+        DataFrames, dict-of-dicts or ir_measures records. ``runs`` may be a list, or a dict
+        of runs by name (``{"bm25": "bm25.run", "splade": table}``).
     measures:
         ``"nDCG@10"``, ``["AP", "P@10"]``, trec_eval names (``"ndcg_cut.10"``) or ir_measures
         objects.
     rel_level, judged_only, max_results, complete:
         trec_eval's ``-l``, ``-J``, ``-M`` and ``-c`` (see :class:`Evaluator`).
+    compat:
+        ``"9"`` (trec_eval 9.0.x, default) or ``"10"`` (see :class:`Evaluator`).
+    ignore_identical_ids:
+        Drop documents whose id equals the query id (BEIR's protocol for ArguAna and Quora).
     per_query:
         Include per-query rows; the aggregate rows (``query_id == "all"``) are always there.
     output:
@@ -416,6 +470,11 @@ def evaluate(
         Where runs are scored: ``"local"`` (default, this process), ``"dask"`` (a local Dask
         cluster, needs ``irbench-eval[dask]``) or an engine object such as
         ``irbench.distributed.DaskEngine(client)``. The numbers are identical.
+    names:
+        Explicit run names, one per run (``None`` entries are named by the rule). By default
+        a file is named by its stem (``runs/bm25.run.gz`` -> ``bm25``), an in-memory run by
+        its stored name (the TREC run tag) or ``run``; names are made unique (parent folders,
+        then ``#2``). See :mod:`irbench.engine.naming`.
 
     Returns
     -------
@@ -437,8 +496,10 @@ def evaluate(
         judged_only=judged_only,
         max_results=max_results,
         complete=complete,
+        compat=compat,
+        ignore_identical_ids=ignore_identical_ids,
     )
-    table = ev.evaluate(runs, per_query=per_query, engine=engine)
+    table = ev.evaluate(runs, per_query=per_query, engine=engine, names=names)
     if output == "pandas":
         return table.to_pandas()
     if output != "arrow":

@@ -50,10 +50,14 @@ def _words_at_every_byte(data: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
 
 
 def string_hashes(arr: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.uint64]:
-    """A 64-bit fingerprint of every string in ``arr``: equal strings, equal fingerprints.
+    """A 64-bit fingerprint of every string in ``arr``, a function of that string alone.
 
-    The bytes are read eight at a time (one gather per word of the longest string), each word
-    mixed into the length with splitmix64's multipliers.
+    The length is mixed with splitmix64's multipliers, then each 8-byte little-endian word of
+    the string (the last one zero-padded) in turn: word ``w`` only for strings longer than
+    ``8 * w`` bytes (the first word always), so the fingerprint never depends on the other
+    strings of the array (the longest one, or how the column is chunked). Equal strings, equal
+    fingerprints, whichever arrays they come from; a match is still no proof of equality, so
+    every lookup that decides a number confirms it on the strings.
     """
     if isinstance(arr, pa.ChunkedArray):
         if arr.num_chunks == 1:
@@ -70,18 +74,25 @@ def string_hashes(arr: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.uint64]:
         return h
     padded = np.concatenate([data, np.zeros(8, dtype=np.uint8)])
     words = _words_at_every_byte(padded)
-    max_len = int(lengths.max())
     last = words.size - 1
-    for w in range(0, max(max_len, 1), 8):
-        pos = np.minimum(starts + w, last) if w else starts  # (a string starts <= last)
-        word = words[pos]
-        word &= _TAIL_MASK[np.clip(lengths - w, 0, 8)]  # zero the bytes past the string
-        with np.errstate(over="ignore"):
-            h ^= word
-            h *= _M2
-            h ^= h >> np.uint64(31)
-            h *= _M1
+    _mix(h, words[starts] & _TAIL_MASK[np.minimum(lengths, 8)])
+    for w in range(8, int(lengths.max()), 8):
+        longer = np.flatnonzero(lengths > w)  # only strings that have bytes at offset w
+        pos = np.minimum(starts[longer] + w, last)
+        word = words[pos] & _TAIL_MASK[np.minimum(lengths[longer] - w, 8)]
+        hl = h[longer]
+        _mix(hl, word)
+        h[longer] = hl
     return h
+
+
+def _mix(h: npt.NDArray[np.uint64], word: npt.NDArray[np.uint64]) -> None:
+    """One splitmix64-style round folding ``word`` into ``h`` (in place)."""
+    with np.errstate(over="ignore"):
+        h ^= word
+        h *= _M2
+        h ^= h >> np.uint64(31)
+        h *= _M1
 
 
 #: Odd constant mixing a query position into a document fingerprint (splitmix64's).

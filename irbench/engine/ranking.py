@@ -167,6 +167,16 @@ def _listed_ranks(
     return rank
 
 
+def sort_scores(scores: np.ndarray, compat: str = "9") -> np.ndarray:
+    """The scores trec_eval sorts on: rounded to C ``float`` (float32) in 9.0.x, which stores
+    ``float sim`` (trec_format.h, form_res_rels.c), so scores equal in float32 tie and fall to
+    the document-id tie-break; C ``double`` in 10.0 (``compat="10"``)."""
+    if compat == "10":
+        return scores.astype(np.float64, copy=False)
+    with np.errstate(over="ignore"):  # beyond float32's range a score is +-inf, as in C
+        return scores.astype(np.float32)
+
+
 def rank_run(
     run: pa.Table,
     qrels: BoundQrels,
@@ -174,17 +184,20 @@ def rank_run(
     max_results: int | None = None,
     judged_only: bool = False,
     source: str = "run",
+    compat: str = "9",
 ) -> Ranking:
-    """Rank ``run`` (RUN_SCHEMA) against ``qrels`` the way trec_eval 9.0.x does.
+    """Rank ``run`` (RUN_SCHEMA) against ``qrels`` the way trec_eval 9.0.x does (scores
+    compared as float32; ``compat="10"``: as doubles, as trec_eval 10.0 does).
 
     Strings are touched a fixed number of times: neighbours compared once for query runs,
     hashed once for document keys, and the ids of tied listed rows sorted; everything else is
     numpy on integer keys.
     """
     qcol, docs = run.column("query_id"), run.column("doc_id")  # Array or ChunkedArray
-    scores = to_numpy(run.column("score")).astype(np.float64, copy=False)
+    scores = to_numpy(run.column("score"))
     if np.isnan(scores).any():
         raise InputFormatError("a score is NaN; scores must be numbers", path=source)
+    scores = sort_scores(scores, compat)
     nq = qrels.num_queries
     qpos, n_not_in_qrels = _query_positions(qcol, qrels)
     doc_hash = string_hashes(docs)
@@ -228,4 +241,4 @@ def rank_run(
     )
 
 
-__all__ = ["NONPOOL", "UNJUDGED", "Ranking", "rank_run"]
+__all__ = ["NONPOOL", "UNJUDGED", "Ranking", "rank_run", "sort_scores"]

@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 
 from irbench._arrow import from_numpy, to_numpy
 from irbench.engine.evaluator import Evaluator, PartialScores, RunScores, duplicate_error
+from irbench.engine.naming import run_label
 from irbench.engine.qrels import BoundQrels
 from irbench.errors import DuplicateEntryError, InputFormatError, RunNotGroupedError
 from irbench.io import _source, _trec
@@ -67,8 +68,8 @@ def score_stream(
     """Score a run file chunk by chunk in bounded memory; the same numbers as
     :meth:`Evaluator.score` on the whole file.
 
-    The run name is ``name``, else the tag of the last line (Parquet: the stored name), else the
-    file stem, as :func:`~irbench.io.read_run` names it.
+    The run name is ``name``, else the file's stem (``stdin`` for ``-``), the rule of
+    :mod:`irbench.engine.naming`.
 
     Raises
     ------
@@ -97,18 +98,16 @@ def score_stream_part(
     tracker = _GroupTracker(evaluator.qrels.num_queries)
     outside = _Outside(evaluator.qrels)
     merged: PartialScores | None = None
-    tag: str | None = None
     for chunk in parsed_ahead(chunk_jobs(source, chunk_bytes, name), workers):
         part = _score_chunk(evaluator, chunk, where)
         if part.num_run_queries_not_in_qrels:
             part.num_run_queries_not_in_qrels = outside.count_new(chunk.table)
         tracker.add(part.present, chunk, evaluator, source)
         merged = part if merged is None else merged.merge(part, what="chunk")
-        tag = chunk.run_tag
         del chunk, part  # free this chunk before the next one is read
     if merged is None:  # iter_query_chunks raises on a file without records
         raise InputFormatError("no run records found", path=where)
-    return merged, name or tag or _source.stem_of(source)
+    return merged, name or run_label(source)
 
 
 def score_partitioned_part(
@@ -135,10 +134,8 @@ def score_partitioned_part(
     pieces: list[list[pa.Table]] = [[] for _ in range(n_parts)]
     outside = _Outside(qrels)
     n_outside = 0
-    tag: str | None = None
     for chunk in parsed_ahead(chunk_jobs(source, chunk_bytes, name), workers):
         table = chunk.table.replace_schema_metadata(None)
-        tag = chunk.run_tag
         del chunk
         qpos = qrels.query_positions(table.column("query_id"))
         if (qpos < 0).any():  # their lookup is done: count the distinct ids only
@@ -164,7 +161,7 @@ def score_partitioned_part(
         empty = pa.Table.from_arrays([pa.nulls(0, f.type) for f in RUN_SCHEMA], schema=RUN_SCHEMA)
         merged = evaluator.score_part(empty, source=where)
     merged.num_run_queries_not_in_qrels = n_outside
-    return merged, name or tag or _source.stem_of(source)
+    return merged, name or run_label(source)
 
 
 #: Bytes of run text per partition of :func:`score_partitioned_part` (the partition is sorted

@@ -18,7 +18,6 @@ Three views of that uncertainty:
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -132,14 +131,6 @@ def qrels_table(qrels: BoundQrels) -> pa.Table:
     )
 
 
-def _rank(run: pa.Table, qrels: BoundQrels, max_results: int | None, compat: str) -> Ranking:
-    """``rank_run`` with the evaluator's trec_eval compatibility when it takes one."""
-    kwargs: dict[str, Any] = {"max_results": max_results}
-    if "compat" in inspect.signature(rank_run).parameters:
-        kwargs["compat"] = compat
-    return rank_run(run, qrels, **kwargs)
-
-
 def _unjudged_retrieved(
     run: pa.Table, qrels: BoundQrels, max_results: int | None, compat: str
 ) -> pa.Table:
@@ -162,7 +153,8 @@ def _unjudged_retrieved(
             "relevance": pa.array(np.arange(unjudged.num_rows, dtype=np.int64)),
         }
     )
-    kept = _rank(run, BoundQrels.from_table(index, source="unjudged"), max_results, compat).grade
+    index_qrels = BoundQrels.from_table(index, source="unjudged")
+    kept = rank_run(run, index_qrels, max_results=max_results, compat=compat).grade
     return unjudged.take(from_numpy(np.sort(kept)))
 
 
@@ -221,14 +213,17 @@ def score_bounds(ev: Evaluator, run: Any, name: str | None = None) -> Bounds:
     than ``low`` for some queries. RBP's ``high`` leaves out the ``p^d`` tail that
     ``RBP_resid`` adds: RBP@k high + p^d = RBP@k + RBP_resid@k.
     """
-    from irbench.engine.evaluator import Evaluator, RunScores
+    from irbench.engine.evaluator import Evaluator, RunScores, drop_identical_ids
     from irbench.io import read_run
 
     table = run if isinstance(run, pa.Table) else read_run(run, name=name)
     low = ev.score_table(table, name=name, origin=None if isinstance(run, pa.Table) else run)
+    if ev.ignore_identical_ids:  # the documents the evaluation drops are not retrieved
+        table = drop_identical_ids(table)
     grades = {m: upper_grade(m, ev.rel_level) for m in ev.measures}
     depths = {m: upper_depth(m, ev.max_results) for m in ev.measures}
     values: dict[Measure, np.ndarray] = {}
+    aggregates: dict[Measure, float] = {}
     for grade, depth in dict.fromkeys((grades[m], depths[m]) for m in ev.measures):
         group = [m for m in ev.measures if (grades[m], depths[m]) == (grade, depth)]
         aug = augmented_qrels(ev.qrels, table, grade, max_results=depth, compat=ev.compat)
@@ -240,6 +235,7 @@ def score_bounds(ev: Evaluator, run: Any, name: str | None = None) -> Bounds:
             max_results=ev.max_results,
             complete=ev.complete,
             compat=ev.compat,
+            ignore_identical_ids=ev.ignore_identical_ids,
         )
         with warnings.catch_warnings():  # the query-set warnings were given for `low`
             warnings.simplefilter("ignore")
@@ -247,6 +243,7 @@ def score_bounds(ev: Evaluator, run: Any, name: str | None = None) -> Bounds:
         if not part.query_ids.equals(low.query_ids):  # pragma: no cover - never: same queries
             raise RuntimeError("the augmented qrels changed the query set")
         values.update(part.values)
+        aggregates.update(part.aggregates)  # as the evaluator aggregates (NumRel under -c)
     high = RunScores(
         run=low.run,
         query_ids=low.query_ids,
@@ -254,7 +251,7 @@ def score_bounds(ev: Evaluator, run: Any, name: str | None = None) -> Bounds:
         num_qrels_queries_missing=low.num_qrels_queries_missing,
         num_run_queries_not_in_qrels=low.num_run_queries_not_in_qrels,
     )
-    high.aggregates = {m: high.aggregate(m) for m in ev.measures}
+    high.aggregates = {m: aggregates[m] for m in ev.measures}
     return Bounds(low=low, high=high, grades=grades, depths=depths)
 
 

@@ -22,7 +22,7 @@ from irbench.io.atomic import atomic_binary_writer, atomic_output
 from irbench.io.readers import read_run
 from irbench.io.schema import RUN_NAME_KEY, RUN_SCHEMA
 
-__all__ = ["format_run", "write_parquet", "write_run"]
+__all__ = ["float32_distinct", "format_run", "write_parquet", "write_run"]
 
 _DEFAULT_TAG = "run"
 _SLICE_ROWS = 1 << 20
@@ -85,7 +85,9 @@ def format_run(table: pa.Table, tag: str) -> bytes:
         sort_keys=[("query_id", "ascending"), ("score", "descending"), ("doc_id", "descending")],
     )
     ordered = table.take(order)
-    ranks = pa.array(_ranks(ordered.column("query_id"))).cast(pa.string())
+    rank_values = _ranks(ordered.column("query_id"))
+    ranks = pa.array(rank_values).cast(pa.string())
+    score_text = _score_text(ordered.column("score"), rank_values == 1)
     parts: list[memoryview] = []
     for start in range(0, ordered.num_rows, _SLICE_ROWS):  # slices keep string offsets < 2 GiB
         piece = ordered.slice(start, _SLICE_ROWS)
@@ -94,12 +96,98 @@ def format_run(table: pa.Table, tag: str) -> bytes:
             "Q0",
             piece.column("doc_id"),
             ranks[start : start + _SLICE_ROWS],
-            pc.cast(piece.column("score"), pa.string()),
+            score_text[start : start + _SLICE_ROWS],
             tag + "\n",
             " ",
         )
         parts.extend(_chunk_bytes(chunk) for chunk in lines.chunks)
     return b"".join(parts)
+
+
+def _score_text(scores: pa.ChunkedArray, head: np.ndarray) -> pa.ChunkedArray:
+    """The score column as text that trec_eval 9.0.x reads back in the same order.
+
+    9.0.x compares scores as C floats (float32), so two scores of a query that differ as
+    doubles but round to the same float32 would tie and fall to the doc-id tie-break, silently
+    reordering the run (fusion sums, say). Those scores are written as float32 values that
+    keep the order (:func:`float32_distinct`); every other score is written unchanged, with
+    the shortest text that reads back as the same double. A warning gives the count.
+    """
+    text = pc.cast(scores, pa.string())
+    values = np.asarray(scores.to_numpy(), dtype=np.float64)
+    if np.isnan(values).any():
+        raise InputFormatError("a score is NaN; a run's scores must be numbers")
+    adjusted, nudged = float32_distinct(values, head)
+    count = int(nudged.sum())
+    if not count:
+        return text
+    import warnings
+
+    from irbench.errors import IrbenchWarning
+
+    warnings.warn(
+        f"{count} score(s) differ from the previous score of their query only beyond float32 "
+        "precision; they are written as the next float32 values below, so that trec_eval "
+        "9.0.x (which compares scores as C floats) keeps the ranking's order",
+        IrbenchWarning,
+        stacklevel=4,
+    )
+    replacements = pa.array(adjusted[nudged].astype(str))
+    return pa.chunked_array(
+        [pc.replace_with_mask(text.combine_chunks(), pa.array(nudged), replacements)]
+    )
+
+
+_F32_SIGN = np.int64(0x80000000)
+
+
+def _f32_order(values: np.ndarray) -> np.ndarray:
+    """Each float32 as an int64 whose order is the floats' order (-0.0 and 0.0 both 0)."""
+    bits = values.astype(np.float32).view(np.uint32).astype(np.int64)
+    negative = bits >= _F32_SIGN
+    return np.where(negative, -(bits - _F32_SIGN), bits)
+
+
+def _f32_from_order(order: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`_f32_order` (0 gives +0.0)."""
+    bits = np.where(order < 0, (-order) | _F32_SIGN, order).astype(np.uint32)
+    return bits.view(np.float32)
+
+
+def float32_distinct(scores: np.ndarray, head: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scores (grouped by query, each query sorted descending; ``head`` marks each query's
+    first row) as float32 values that keep every strict step of the doubles, and which rows
+    had to change.
+
+    Row i keeps ``float32(s[i])`` unless that is not below the previous row's value where the
+    doubles step down; then it takes the next float32 below that value. Ties stay ties. With
+    ``o`` the order-preserving integer of a float32, ``c`` the count of strict steps so far in
+    the query, ``o'[i] = min(o[i], o'[i-1] - step[i])`` is ``o' = cummin(o + c) - c``
+    within each query: one running minimum over the run, each query offset below the last.
+    A written float32 is strictly between its neighbours as doubles too, so trec_eval 10.0
+    reads the same order.
+    """
+    n = scores.size
+    order = _f32_order(scores)
+    if n < 2:
+        return _f32_from_order(order), np.zeros(n, dtype=bool)
+    step = np.zeros(n, dtype=np.int64)
+    step[1:] = (scores[1:] < scores[:-1]) & ~head[1:]
+    steps = np.cumsum(step)
+    query = np.cumsum(head) - 1
+    first = np.flatnonzero(head)
+    within = steps - steps[first][query]  # strict steps so far in the row's query
+    v = order + within
+    span = int(v.max() - v.min()) + 1
+    offset = query.astype(np.int64) * span  # each query below every earlier one
+    adjusted = np.minimum.accumulate(v - offset) + offset - within
+    nudged = adjusted != order
+    if nudged.any() and int(adjusted.min()) < int(_f32_order(np.array([-np.inf]))[0]):
+        raise InputFormatError(
+            "scores too close to -infinity to keep their order as float32",
+            hint="rescale the scores",
+        )
+    return _f32_from_order(adjusted), nudged
 
 
 def _stored_tag(table: pa.Table) -> str:

@@ -41,6 +41,9 @@ __all__ = [
 ]
 
 FORMAT = 1
+#: ``[irbench] run_names`` of a baseline whose run names follow
+#: :mod:`irbench.engine.naming` (older baselines named a single run by its run tag).
+RUN_NAMES = "file-stem"
 FAILING = ("REGRESSED", "MISSING", "QUERIES CHANGED")
 #: Values closer than this are equal (float noise of a different summation order).
 EPS = 1e-12
@@ -242,6 +245,43 @@ def dataset_entry(ds: DatasetScores) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------- checking
 
 
+def _same_file(a: str, b: str) -> bool:
+    return os.path.normpath(a) == os.path.normpath(b) or os.path.abspath(a) == os.path.abspath(b)
+
+
+def match_runs(runs: Sequence[Any], recorded: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """Which baseline run each current run (a :class:`ScoredRun`) is checked against:
+    ``{current name: (baseline name, how)}``.
+
+    By name first; then, for runs left over, by the recorded ``source`` (the same file), by a
+    name the run's file may get under :mod:`irbench.engine.naming`'s rule with more or fewer
+    runs in the call (``BM25/dl19`` <-> ``dl19``), and by content (the same ``run_sha256``);
+    each only when exactly one baseline run is left that fits. So a baseline written with
+    two runs still serves a check of one, and one written under the old naming rule (a single
+    run named by its tag) still matches its file.
+    """
+    from irbench.engine.naming import path_aliases
+
+    out = {r.name: (r.name, "name") for r in runs if r.name in recorded}
+    free = [k for k in recorded if k not in {b for b, _ in out.values()}]
+    tests = (
+        ("source", lambda r, k, v: bool(v.get("source")) and _same_file(r.source, v["source"])),
+        ("file name", lambda r, k, v: k in path_aliases(r.source)),
+        ("content", lambda r, k, v: bool(r.sha256) and v.get("run_sha256") == r.sha256),
+    )
+    for how, fits in tests:
+        for r in runs:
+            if r.name in out:
+                continue
+            hits = [k for k in free if isinstance(recorded[k], Mapping) and fits(r, k, recorded[k])]
+            if how == "file name" and not os.path.exists(r.source):
+                hits = []  # an in-memory run has no file name to match
+            if len(hits) == 1:
+                out[r.name] = (hits[0], how)
+                free.remove(hits[0])
+    return out
+
+
 def _guard(ds: DatasetScores, entry: Mapping[str, Any], src: str, force: bool) -> list[str]:
     """Comparability problems between the current scoring and the baseline's; raises unless
     ``force`` (then they are returned as notes)."""
@@ -372,15 +412,31 @@ def check_scores(
                     )
                 )
         return result
-    result.notes += _guard(ds, entry, src, force)
+    result.notes += [f"forced: {p}" for p in _guard(ds, entry, src, force)]
+    matched = match_runs(ds.runs, entry["runs"])
+    old_names = doc.get("irbench", {}).get("run_names") != RUN_NAMES
     for r in ds.runs:
-        base_run = entry["runs"].get(r.name)
+        base_name, how = matched.get(r.name, (r.name, ""))
+        base_run = entry["runs"].get(base_name)
+        if base_run is not None and base_name != r.name:
+            result.notes.append(
+                f"note: run {r.name!r} is checked against the baseline's {base_name!r} (same "
+                f"{how}); --update records it as {r.name!r}"
+            )
         qids = r.scores.query_ids.to_pylist()
         for m in ds.measures:
             actual = float(r.scores.aggregates[m])
             name = str(m)
             if base_run is None:
                 have = ", ".join(map(repr, entry["runs"])) or "none"
+                hint = "add it with --update"
+                if old_names:
+                    hint = (
+                        "this baseline predates irbench's run naming rule (a run is named by "
+                        "its file, or NAME=PATH; a single run used to be named by its run "
+                        "tag): regenerate it with `irbench check --baseline "
+                        f"{src} QRELS RUN ... --update`"
+                    )
                 result.rows.append(
                     CheckRow(
                         ds.name,
@@ -390,7 +446,7 @@ def check_scores(
                         actual,
                         "MISSING",
                         f"the baseline has no run {r.name!r} on {ds.name!r} (it has {have}); "
-                        "add it with --update",
+                        + hint,
                     )
                 )
                 continue
@@ -468,7 +524,7 @@ def check(
     measures: Any = None,
     *,
     dataset: str | None = None,
-    names: Sequence[str] | None = None,
+    names: Sequence[str | None] | None = None,
     force: bool = False,
     seed: int = 0,
     conditions: Conditions | None = None,
@@ -526,6 +582,7 @@ def _conditions(entry: Mapping[str, Any] | None, **override: Any) -> Conditions:
         max_results=max_r or None,
         complete=entry.get("query_policy") == "complete",
         compat=str(entry.get("trec_eval_compat", "9")),
+        ignore_identical_ids=bool(entry.get("ignore_identical_ids", False)),
     )
 
 
@@ -539,7 +596,7 @@ def update_baseline(
     measures: Any = None,
     *,
     dataset: str | None = None,
-    names: Sequence[str] | None = None,
+    names: Sequence[str | None] | None = None,
     conditions: Conditions | None = None,
 ) -> list[str]:
     """Write (atomically) the current values of ``runs`` into the baseline, keeping its policy,
@@ -562,7 +619,15 @@ def update_baseline(
     cond = conditions or _conditions(entry)
     ds = score_dataset(qrels, runs, measures, conditions=cond, names=names, name=name)
     new = dataset_entry(ds)
-    changes = _diff(name, entry, new)
+    renamed: dict[str, str] = {}
+    if entry is not None:  # a run recorded under another name is replaced, not kept twice
+        matched = match_runs(ds.runs, entry["runs"]).items()
+        renamed = {cur: old for cur, (old, how) in matched if how != "name"}
+        runs_old = {k: v for k, v in entry["runs"].items() if k not in renamed.values()}
+        runs_old.update({cur: entry["runs"][old] for cur, old in renamed.items()})
+        entry = {**entry, "runs": runs_old}
+    changes = [f"~ {name}/{old}: renamed {cur}" for cur, old in renamed.items()]
+    changes += _diff(name, entry, new)
     if entry is not None and entry.get("qrels_sha256") == new["qrels_sha256"]:
         kept = {k: v for k, v in entry["runs"].items() if k not in new["runs"]}
         new["runs"] = {**kept, **new["runs"]}
@@ -571,7 +636,7 @@ def update_baseline(
     datasets = dict(doc.get("datasets", {}))
     datasets[name] = new
     out = {
-        "irbench": {"format": FORMAT, "version": __version__},
+        "irbench": {"format": FORMAT, "version": __version__, "run_names": RUN_NAMES},
         "policy": doc.get("policy", {}),
         "datasets": datasets,
     }
@@ -591,8 +656,15 @@ def _diff(name: str, old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> l
             f"~ {name}: qrels changed (SHA-256 {str(old.get('qrels_sha256'))[:12]}... -> "
             f"{new['qrels_sha256'][:12]}...); runs not given now are dropped"
         )
-    for k in ("query_policy", "tie_policy", "rel_level", "judged_only", "max_results"):
-        if old.get(k) != new[k]:
+    for k in (
+        "query_policy",
+        "tie_policy",
+        "rel_level",
+        "judged_only",
+        "max_results",
+        "ignore_identical_ids",
+    ):
+        if old.get(k, False if k == "ignore_identical_ids" else None) != new[k]:
             out.append(f"~ {name}: {k} {old.get(k)!r} -> {new[k]!r}")
     for rname, run in new["runs"].items():
         orun = old["runs"].get(rname)

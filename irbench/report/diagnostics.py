@@ -61,10 +61,12 @@ class TieReport:
         return self.high - self.low
 
 
-def _reorder(run: pa.Table, qrels: Any, relevant_first: bool) -> pa.Table:
-    """The run with scores replaced by a rank-derived score: sorted by score descending,
-    ties by grade (descending if ``relevant_first``) then document id descending."""
+def _reorder(run: pa.Table, qrels: Any, relevant_first: bool, compat: str = "9") -> pa.Table:
+    """The run with scores replaced by a rank-derived score: sorted by score descending
+    (compared as trec_eval ``compat`` does), ties by grade (descending if ``relevant_first``)
+    then document id descending."""
     from irbench.engine.qrels import NONPOOL
+    from irbench.engine.ranking import sort_scores
 
     qcol = run.column("query_id").combine_chunks()
     dcol = run.column("doc_id").combine_chunks()
@@ -75,7 +77,7 @@ def _reorder(run: pa.Table, qrels: Any, relevant_first: bool) -> pa.Table:
     if valid.any():
         rows = np.flatnonzero(valid)
         grades[rows] = qrels.lookup(q[rows], pc.take(dcol, pa.array(rows)))
-    score = run.column("score").to_numpy()
+    score = sort_scores(to_numpy(run.column("score")), compat)
     # doc id descending as the last key: rank of the doc id among the run's ids
     doc_rank = pc.rank(dcol, sort_keys="descending", tiebreaker="dense").to_numpy()
     qid_rank = pc.rank(qcol, sort_keys="ascending", tiebreaker="dense").to_numpy()
@@ -87,13 +89,16 @@ def _reorder(run: pa.Table, qrels: Any, relevant_first: bool) -> pa.Table:
     return pa.table({"query_id": qcol, "doc_id": dcol, "score": pa.array(new_score)})
 
 
-def has_tied_scores(run: pa.Table) -> bool:
-    """Whether two documents of one query have the same score (one sort of the run)."""
+def has_tied_scores(run: pa.Table, compat: str = "9") -> bool:
+    """Whether two documents of one query have the same score, compared as trec_eval
+    ``compat`` compares them (float32 in 9.0.x), in one sort of the run."""
+    from irbench.engine.ranking import sort_scores
+
     if run.num_rows < 2:
         return False
     qcol = run.column("query_id").combine_chunks()
     q = to_numpy(pc.dictionary_encode(qcol).indices).astype(np.int64)
-    score = to_numpy(run.column("score").combine_chunks())
+    score = sort_scores(to_numpy(run.column("score").combine_chunks()), compat)
     order = np.lexsort((score, q))
     q, score = q[order], score[order]
     return bool(((q[1:] == q[:-1]) & (score[1:] == score[:-1])).any())
@@ -109,9 +114,10 @@ def tie_report(
     """
     if base is None:
         base = evaluator.score_table(run, name=name)
-    if has_tied_scores(run):
-        hi = evaluator.score_table(_reorder(run, evaluator.qrels, True), name=name)
-        lo = evaluator.score_table(_reorder(run, evaluator.qrels, False), name=name)
+    compat = evaluator.compat
+    if has_tied_scores(run, compat):
+        hi = evaluator.score_table(_reorder(run, evaluator.qrels, True, compat), name=name)
+        lo = evaluator.score_table(_reorder(run, evaluator.qrels, False, compat), name=name)
     else:
         hi = lo = base
     qids = base.query_ids.to_pylist()

@@ -58,6 +58,7 @@ COLUMNS = (
     "rel_level",
     "judged_only",
     "max_results",
+    "ignore_identical_ids",
     "irbench_version",
 )
 
@@ -70,7 +71,10 @@ class DatasetSpec:
     name: str | None  # None: derived from the qrels file name
     qrels: Any
     runs: list[Any]
-    names: list[str] | None = None
+    names: Sequence[str | None] | None = None  # None entries: named by the rule
+    ignore_identical_ids: bool | None = None  # None: the command's setting
+    group: str | None = None  # averaged with the other members before the BEIR average
+    label: str | None = None  # shown in tables instead of the name
 
 
 @dataclass
@@ -82,6 +86,7 @@ class Leaderboard:
     baseline: str | None
     alpha: float
     ties: dict[tuple[str, str, str], TieReport] = field(default_factory=dict)
+    groups: dict[str, str | None] = field(default_factory=dict)  # dataset -> its group
 
     @property
     def measures(self) -> list[str]:
@@ -90,6 +95,11 @@ class Leaderboard:
     @property
     def runs(self) -> list[str]:
         return list(dict.fromkeys(self.table["run"]))
+
+    @property
+    def group_names(self) -> list[str]:
+        """Names of the dataset groups (rows holding a group's mean, e.g. ``cqadupstack``)."""
+        return list(dict.fromkeys(g for g in self.groups.values() if g is not None))
 
 
 def _interval(values: np.ndarray, kind: str, alpha: float) -> tuple[float, float, float]:
@@ -187,59 +197,84 @@ def _dataset_rows(
                     "rel_level": cond.rel_level,
                     "judged_only": cond.judged_only,
                     "max_results": cond.max_results or 0,
+                    "ignore_identical_ids": cond.ignore_identical_ids,
                     "irbench_version": __version__,
                 }
             )
     return rows
 
 
-def _average_rows(datasets: list[DatasetScores], alpha: float) -> list[dict[str, Any]]:
-    """BEIR-style mean over datasets for runs present in every dataset."""
-    import warnings
+def _average_rows(
+    datasets: list[DatasetScores], alpha: float, groups: Mapping[str, str | None]
+) -> list[dict[str, Any]]:
+    """One row per group (the plain mean of its members, e.g. CQADupStack's forums), then the
+    BEIR-style mean over units (datasets, a group counted once); a run missing from a dataset
+    raises :class:`~irbench.report.average.MissingDatasetError`."""
+    from irbench.report.average import average_units
 
+    units = average_units([d.name for d in datasets], groups)
+    rows = []
+    for label, members in units:
+        if groups.get(members[0]) is not None:
+            part = [d for d in datasets if d.name in members]
+            rows += _mean_rows(part, alpha, label, [(m, [m]) for m in members])
+    return rows + _mean_rows(datasets, alpha, AVERAGE, units)
+
+
+def _mean_rows(
+    datasets: list[DatasetScores],
+    alpha: float,
+    label: str,
+    units: list[tuple[str, list[str]]],
+) -> list[dict[str, Any]]:
+    """Rows ``dataset == label``: per run and measure, the mean over ``units`` of the units'
+    means; interval from the per-dataset standard errors (datasets held fixed)."""
     from scipy import special
 
     from irbench import __version__
-    from irbench.errors import IrbenchWarning
+    from irbench.report.average import MissingDatasetError, beir_average
 
-    names = [r.name for r in datasets[0].runs]
-    common = [n for n in names if all(n in {r.name for r in d.runs} for d in datasets)]
-    left_out = sorted({r.name for d in datasets for r in d.runs} - set(common))
-    if left_out:
-        warnings.warn(
-            f"no average over datasets for runs missing from some dataset: {left_out}",
-            IrbenchWarning,
-            stacklevel=3,
-        )
     z = float(special.ndtri(1 - alpha / 2))
-    k = len(datasets)
+    weights = {d: 1.0 / (len(units) * len(ms)) for _, ms in units for d in ms}
+    by_name = {d.name: d for d in datasets}
+    names = list(dict.fromkeys(r.name for d in datasets for r in d.runs))
+    found = {(r.name, d.name): r for d in datasets for r in d.runs}
+    for name in names:
+        for d in datasets:
+            if (name, d.name) not in found:
+                what = "the average" if label == AVERAGE else f"the {label!r} mean"
+                raise MissingDatasetError(name, d.name, what=what)
     cond = datasets[0].conditions
     rows = []
-    for name in common:
-        runs = [next(r for r in d.runs if r.name == name) for d in datasets]
+    for name in names:
         for mi, m in enumerate(datasets[0].measures):
-            vals = [
-                r.scores.aggregates[d.measures[mi]] for r, d in zip(runs, datasets, strict=True)
-            ]
-            ses = [
-                _interval(r.scores.values[d.measures[mi]], m.family.aggregate, alpha)[2]
-                for r, d in zip(runs, datasets, strict=True)
-            ]
-            mean = float(np.mean(vals))
-            se = math.sqrt(sum(s * s for s in ses)) / k
+            vals = {
+                (name, d.name): found[(name, d.name)].scores.aggregates[d.measures[mi]]
+                for d in datasets
+            }
+            mean = beir_average(vals, [name], units)[name]
+            ses = {
+                d.name: _interval(
+                    found[(name, d.name)].scores.values[d.measures[mi]],
+                    m.family.aggregate,
+                    alpha,
+                )[2]
+                for d in datasets
+            }
+            se = math.sqrt(sum((weights[n] * ses[n]) ** 2 for n in by_name))
             rows.append(
                 {
-                    "dataset": AVERAGE,
+                    "dataset": label,
                     "run": name,
                     "measure": str(m),
                     "value": mean,
                     "n_queries": sum(
-                        int(r.scores.values[d.measures[mi]].size)
-                        for r, d in zip(runs, datasets, strict=True)
+                        int(found[(name, d.name)].scores.values[d.measures[mi]].size)
+                        for d in datasets
                     ),
                     "ci_low": mean - z * se,
                     "ci_high": mean + z * se,
-                    "ci_method": f"normal over {k} datasets (datasets fixed)",
+                    "ci_method": f"normal over {len(datasets)} datasets (datasets fixed)",
                     "baseline": "",
                     "delta": math.nan,
                     "p_value": math.nan,
@@ -256,6 +291,9 @@ def _average_rows(datasets: list[DatasetScores], alpha: float) -> list[dict[str,
                     "rel_level": cond.rel_level,
                     "judged_only": cond.judged_only,
                     "max_results": cond.max_results or 0,
+                    "ignore_identical_ids": any(
+                        d.conditions.ignore_identical_ids for d in datasets
+                    ),
                     "irbench_version": __version__,
                 }
             )
@@ -275,15 +313,22 @@ def build_leaderboard(
     ties: bool = True,
     force: bool = False,
     engine: Any = None,
+    average: bool = True,
     judged: bool = False,
     bounds: bool = False,
 ) -> Leaderboard:
     """Score every dataset's runs and build the :class:`Leaderboard` (see :func:`leaderboard`);
-    ``engine`` scores the runs (see :func:`irbench.engine.engines.resolve_engine`); ``judged``
-    and ``bounds`` add :data:`irbench.report.unjudged.UNJUDGED_COLUMNS`."""
+    ``engine`` scores the runs (see :func:`irbench.engine.engines.resolve_engine`). A dataset's
+    ``ignore_identical_ids`` (if set) overrides ``conditions``'; with several datasets and
+    ``average``, group rows (CQADupStack's forums as one dataset) and the BEIR average follow,
+    and a run missing from a dataset is an error. ``judged`` and ``bounds`` add
+    :data:`irbench.report.unjudged.UNJUDGED_COLUMNS`."""
+    from dataclasses import replace
+
     import pandas as pd
 
     from irbench.engine.engines import resolve_engine
+    from irbench.report.average import auto_group
 
     if not datasets:
         raise InputFormatError("no dataset to evaluate")
@@ -291,13 +336,18 @@ def build_leaderboard(
     tie_reports: dict[tuple[str, str, str], TieReport] = {}
     rows: list[dict[str, Any]] = []
     seen: dict[str, str] = {}
+    groups: dict[str, str | None] = {}
+    base_cond = conditions or Conditions()
     with resolve_engine(engine) as eng:  # one cluster for every dataset
         for spec in datasets:
+            cond = base_cond
+            if spec.ignore_identical_ids is not None:
+                cond = replace(cond, ignore_identical_ids=spec.ignore_identical_ids)
             ds = score_dataset(
                 spec.qrels,
                 spec.runs,
                 measures,
-                conditions=conditions,
+                conditions=cond,
                 names=spec.names,
                 name=spec.name,
                 engine=eng,
@@ -312,6 +362,7 @@ def build_leaderboard(
                     "count one dataset twice (--force to allow)"
                 )
             seen[ds.name] = ds.qrels_sha256
+            groups[ds.name] = spec.group or auto_group(ds.name, ds.qrels_source)
             check_same_queries(ds, force=force)
             base = _resolve_baseline(ds, baseline) if baseline is not None else None
             if ties:
@@ -322,15 +373,17 @@ def build_leaderboard(
                 ds, base, test=test, correction=correction, alpha=alpha, seed=seed, ties=tie_reports
             )
             scored.append(ds)
-    if len(scored) > 1:
-        rows += _average_rows(scored, alpha)
+    if len(scored) > 1 and average:
+        rows += _average_rows(scored, alpha, groups)
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     if judged or bounds:
         from irbench.report.unjudged import add_unjudged_columns
 
-        table = add_unjudged_columns(table, scored, judged=judged, bounds=bounds, average=AVERAGE)
+        table = add_unjudged_columns(
+            table, scored, judged=judged, bounds=bounds, average=AVERAGE, groups=groups
+        )
     base_name = _resolve_baseline(scored[0], baseline) if baseline is not None else None
-    return Leaderboard(table, scored, base_name, alpha, tie_reports)
+    return Leaderboard(table, scored, base_name, alpha, tie_reports, groups)
 
 
 def leaderboard(
@@ -340,11 +393,12 @@ def leaderboard(
     *,
     spec: str | os.PathLike[str] | None = None,
     baseline: str | None = None,
-    names: Sequence[str] | None = None,
+    names: Sequence[str | None] | None = None,
     complete: bool = False,
     rel_level: int = 1,
     judged_only: bool = False,
     max_results: int | None = None,
+    ignore_identical_ids: bool = False,
     test: str = "t",
     correction: str = "holm",
     alpha: float = 0.05,
@@ -364,13 +418,20 @@ def leaderboard(
     :func:`irbench.stats.compare_per_query` (``test``, ``correction`` over each dataset's
     rows). ``tie_low``/``tie_high`` bound the value over tie orders. Runs scored on different
     query sets are refused (:class:`~irbench.errors.ComparabilityError`) unless ``complete``
-    or ``force``. ``output``: ``"pandas"`` or ``"arrow"``. ``engine``: where runs are scored
-    (``"local"``, ``"dask"`` or an engine object; see :func:`irbench.evaluate`). ``judged``
-    adds a ``judged`` column (Judged@k, k the measure's cutoff) and ``bounds`` the columns
-    ``unjudged_low``/``unjudged_high`` (see :mod:`irbench.report.unjudged`).
+    or ``force``. ``runs``: a list or a dict of runs by name; runs are named ``names``, else
+    by :func:`irbench.engine.naming.name_runs` (as ``irbench eval``). ``ignore_identical_ids``: BEIR's protocol (see
+    :class:`irbench.Evaluator`; a spec's dataset may set its own). ``output``: ``"pandas"``
+    or ``"arrow"``. ``engine``: where runs are scored
+    (``"local"``, ``"dask"`` or an engine object; see :func:`irbench.evaluate`).
+    ``judged`` adds a ``judged`` column (Judged@k, k the measure's cutoff) and ``bounds`` the
+    columns ``unjudged_low``/``unjudged_high`` (see :mod:`irbench.report.unjudged`).
     """
     cond = Conditions(
-        rel_level=rel_level, judged_only=judged_only, max_results=max_results, complete=complete
+        rel_level=rel_level,
+        judged_only=judged_only,
+        max_results=max_results,
+        complete=complete,
+        ignore_identical_ids=ignore_identical_ids,
     )
     if spec is not None:
         sets, opts = load_spec(spec)
@@ -379,8 +440,10 @@ def leaderboard(
     else:
         if qrels is None or runs is None:
             raise InputFormatError("give qrels and runs, or a spec file")
-        run_list = [runs] if isinstance(runs, (str, os.PathLike)) else list(runs)
-        sets = [DatasetSpec(None, qrels, run_list, list(names) if names else None)]
+        from irbench.engine.naming import split_runs
+
+        run_list, given = split_runs(runs, names)
+        sets = [DatasetSpec(None, qrels, run_list, given)]
     if not measures:
         raise InputFormatError("no measure given (for example -m nDCG@10)")
     board = build_leaderboard(
@@ -406,12 +469,15 @@ def leaderboard(
     return board.table
 
 
-def win_tie_loss_matrix(table: Any, measure: str, *, eps: float = 1e-12) -> Any:
+def win_tie_loss_matrix(
+    table: Any, measure: str, *, eps: float = 1e-12, exclude: Sequence[str] = ()
+) -> Any:
     """``runs x runs`` DataFrame of ``"wins/ties/losses"`` of the row run against the column
-    run, counted over the datasets (average rows excluded) on which both were evaluated."""
+    run, counted over the datasets (average rows and the ``exclude`` rows, such as a group's
+    mean, left out) on which both were evaluated."""
     import pandas as pd
 
-    df = table[(table["measure"] == measure) & (table["dataset"] != AVERAGE)]
+    df = table[(table["measure"] == measure) & ~table["dataset"].isin([AVERAGE, *exclude])]
     runs = list(dict.fromkeys(df["run"]))
     piv = df.pivot_table(index="dataset", columns="run", values="value", aggfunc="first")
     out = pd.DataFrame("", index=runs, columns=runs, dtype=object)
@@ -429,8 +495,8 @@ def win_tie_loss_matrix(table: Any, measure: str, *, eps: float = 1e-12) -> Any:
 
 # ------------------------------------------------------------------------------- spec files
 
-_SPEC_KEYS = {"measures", "baseline", "datasets"}
-_DATASET_KEYS = {"qrels", "runs", "run_names"}
+_SPEC_KEYS = {"measures", "baseline", "baselines", "datasets"}
+_DATASET_KEYS = {"qrels", "runs", "run_names", "ignore_identical_ids", "group", "label"}
 
 
 def _expand(base: Path, pattern: str, where: str) -> list[str]:
@@ -444,12 +510,12 @@ def _expand(base: Path, pattern: str, where: str) -> list[str]:
 
 
 def _names(paths: list[str], how: str, where: str) -> list[str] | None:
-    from irbench.engine.naming import _stem
+    from irbench.engine.naming import file_stem
 
     if how == "auto":
         return None
     if how == "file":
-        return [_stem(p) for p in paths]
+        return [file_stem(p) for p in paths]
     if how == "parent":
         return [Path(p).parent.name for p in paths]
     raise InputFormatError(f"{where}: run_names must be auto, file or parent (got {how!r})")
@@ -463,7 +529,12 @@ def load_spec(path: str | os.PathLike[str]) -> tuple[list[DatasetSpec], dict[str
     [datasets.dl19]
     qrels = "trec-dl/qrels.dl19-passage.txt"     # a file, or a dataset id read_qrels knows
     runs = ["runs/*/dl19.txt"]                   # paths or globs ...
-    run_names = "parent"                         # auto (tags/file names), file or parent
+    run_names = "parent"                         # auto (file names, made unique), file or parent
+    label = "DL19"                               # optional: the name shown in tables
+    [datasets.arguana]
+    ignore_identical_ids = true                  # BEIR's protocol for ArguAna and Quora
+    group = "cqadupstack"                        # averaged with its group first (the
+                                                 # beir/cqadupstack/* ids are grouped anyway)
     [datasets.dl20]
     qrels = "trec-dl/qrels.dl20-passage.txt"
     runs = { BM25 = "runs/bm25/dl20.txt", SPLADE = "runs/splade/dl20.txt" }  # ... or named
@@ -491,7 +562,8 @@ def load_spec(path: str | os.PathLike[str]) -> tuple[list[DatasetSpec], dict[str
         bad = set(d) - _DATASET_KEYS
         if bad or "qrels" not in d or "runs" not in d:
             raise InputFormatError(
-                f"{where} needs qrels and runs (optional run_names); got {sorted(d)}"
+                f"{where} needs qrels and runs (optional: {', '.join(sorted(_DATASET_KEYS))}); "
+                f"got {sorted(d)}"
             )
         qrels = str(d["qrels"])
         qpath = qrels if os.path.isabs(qrels) else str(base / qrels)
@@ -505,8 +577,15 @@ def load_spec(path: str | os.PathLike[str]) -> tuple[list[DatasetSpec], dict[str
             names = _names(paths, str(d.get("run_names", "auto")), where)
         else:
             raise InputFormatError(f"{where}: runs must be a list of paths/globs or a table")
-        out.append(DatasetSpec(str(name), qrels_src, paths, names))
-    opts: dict[str, Any] = {k: data[k] for k in ("measures", "baseline") if k in data}
-    if isinstance(opts.get("measures"), str):
-        opts["measures"] = [opts["measures"]]
+        ident = d.get("ignore_identical_ids")
+        group, label = d.get("group"), d.get("label")
+        if ident is not None and not isinstance(ident, bool):
+            raise InputFormatError(f"{where}: ignore_identical_ids must be true or false")
+        if any(x is not None and not isinstance(x, str) for x in (group, label)):
+            raise InputFormatError(f"{where}: group and label must be strings")
+        out.append(DatasetSpec(str(name), qrels_src, paths, names, ident, group, label))
+    opts: dict[str, Any] = {k: data[k] for k in ("measures", "baseline", "baselines") if k in data}
+    for key in ("measures", "baselines"):
+        if isinstance(opts.get(key), str):
+            opts[key] = [opts[key]]
     return out, opts

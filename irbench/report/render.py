@@ -137,7 +137,7 @@ def leaderboard_markdown(board: Leaderboard) -> str:
     out = ["# Leaderboard", "", *_md_table(headers, rows), "", _note(board)]
     if len(board.datasets) > 1:
         for m in board.measures:
-            mat = win_tie_loss_matrix(board.table, m)
+            mat = win_tie_loss_matrix(board.table, m, exclude=board.group_names)
             out += ["", f"## Wins/ties/losses over datasets: {m} (row run vs column run)", ""]
             out += _md_table(["run", *mat.columns], [[i, *row] for i, row in mat.iterrows()])
     movers = _movers(board)
@@ -222,7 +222,7 @@ def leaderboard_html(board: Leaderboard) -> str:
     ]
     if len(board.datasets) > 1:
         for m in board.measures:
-            mat = win_tie_loss_matrix(board.table, m)
+            mat = win_tie_loss_matrix(board.table, m, exclude=board.group_names)
             parts.append(f"<h2>Wins/ties/losses over datasets: {html.escape(m)}</h2>")
             parts.append(
                 _html_table(["run", *mat.columns], [[i, *row] for i, row in mat.iterrows()], False)
@@ -306,7 +306,7 @@ def print_check(res: CheckResult) -> None:
         table.add_row(*cells)
     console.print(table)
     for n in res.notes:
-        console.print(f"[yellow]forced:[/] {n}", soft_wrap=True)
+        console.print(n, style="yellow", markup=False, soft_wrap=True)
     console.print(("[bold red]" if res.failed else "[green]") + _summary(res) + "[/]")
 
 
@@ -335,7 +335,7 @@ def check_github(res: CheckResult) -> str:
             f"::{kind} file={_gh_escape(res.baseline, True)},title={title}::{_gh_escape(msg)}"
         )
     for n in res.notes:
-        out.append(f"::warning file={_gh_escape(res.baseline, True)}::{_gh_escape('forced: ' + n)}")
+        out.append(f"::warning file={_gh_escape(res.baseline, True)}::{_gh_escape(n)}")
     out.append(_summary(res))
     return "\n".join(out) + "\n"
 
@@ -358,7 +358,7 @@ def check_markdown(res: CheckResult) -> str:
                 f"- {r.run} {r.measure}: up {_qlist(r.improved)}; down {_qlist(r.regressed)}"
             )
     for n in res.notes:
-        out.append(f"\n> forced: {n}")
+        out.append(f"\n> {n}")
     return "\n".join(out) + "\n"
 
 

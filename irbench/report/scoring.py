@@ -18,7 +18,8 @@ import pyarrow.compute as pc
 from irbench.errors import ComparabilityError
 
 __all__ = [
-    "TIE_POLICY",
+    "LEGACY_TIE_POLICY",
+    "TIE_POLICIES",
     "Conditions",
     "DatasetScores",
     "ScoredRun",
@@ -27,8 +28,15 @@ __all__ = [
     "score_dataset",
 ]
 
-#: How tied scores are ordered (trec_eval 9.0.x, form_res_rels.c): the only policy irbench has.
-TIE_POLICY = "score-desc-docid-desc"
+#: How documents are ordered, per trec_eval version (form_res_rels.c): score descending (9.0.x
+#: compares C floats, 10.0 doubles), ties by document id descending.
+TIE_POLICIES = {"9": "float32-score-desc-docid-desc", "10": "float64-score-desc-docid-desc"}
+#: What baselines written before irbench compared scores as float32 recorded.
+LEGACY_TIE_POLICY = "score-desc-docid-desc"
+
+
+#: Conditions recorded since a later version, with the value older records imply.
+_ADDED_LATER: dict[str, Any] = {"ignore_identical_ids": False}
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,7 @@ class Conditions:
     max_results: int | None = None
     complete: bool = False
     compat: str = "9"
+    ignore_identical_ids: bool = False
 
     @property
     def query_policy(self) -> str:
@@ -48,7 +57,7 @@ class Conditions:
 
     @property
     def tie_policy(self) -> str:
-        return TIE_POLICY
+        return TIE_POLICIES[self.compat]
 
     def as_dict(self) -> dict[str, Any]:
         """TOML-friendly form (no None: ``max_results = 0`` means no -M)."""
@@ -59,6 +68,7 @@ class Conditions:
             "judged_only": self.judged_only,
             "max_results": self.max_results or 0,
             "trec_eval_compat": self.compat,
+            "ignore_identical_ids": self.ignore_identical_ids,
         }
 
     def differences(self, other: dict[str, Any]) -> list[str]:
@@ -66,10 +76,19 @@ class Conditions:
         mine = self.as_dict()
         out = []
         for key, value in mine.items():
+            if key in _ADDED_LATER and key not in other:  # older records: the default then
+                other = {**other, key: _ADDED_LATER[key]}
             if key not in other:
                 out.append(f"{key} is not recorded (now {value!r})")
             elif other[key] != value:
-                out.append(f"{key} was {other[key]!r}, now {value!r}")
+                line = f"{key} was {other[key]!r}, now {value!r}"
+                if key == "tie_policy" and other[key] == LEGACY_TIE_POLICY:
+                    line += (
+                        " (recorded before irbench ordered scores as trec_eval 9.0.x does, as "
+                        "float32: values may differ where scores collide in float32; re-record "
+                        "with --update)"
+                    )
+                out.append(line)
         return out
 
 
@@ -140,8 +159,8 @@ def _score_run(ev: Any, run: Any, name: str | None, *, ties: bool, keep_table: b
     """Score one run with its SHA-256 (and tie reports): one engine task."""
     from irbench.io import read_run
 
-    table = read_run(run)
-    scores = ev.score_table(table, origin=run)
+    table = read_run(run, name=name)
+    scores = ev.score_table(table, name=name, origin=run)
     reports = None
     if ties:
         from irbench.report.diagnostics import tie_report
@@ -158,7 +177,7 @@ def score_dataset(
     measures: Any,
     *,
     conditions: Conditions | None = None,
-    names: Sequence[str] | None = None,
+    names: Sequence[str | None] | None = None,
     name: str | None = None,
     engine: Any = None,
     ties: bool = False,
@@ -169,7 +188,7 @@ def score_dataset(
     their tie reports if ``ties``; a remote engine does not bring the run tables back."""
     from irbench.engine import Evaluator
     from irbench.engine.engines import resolve_engine
-    from irbench.engine.naming import unique_run_names
+    from irbench.engine.naming import name_runs
 
     cond = conditions or Conditions()
     ev = Evaluator(
@@ -180,19 +199,13 @@ def score_dataset(
         max_results=cond.max_results,
         complete=cond.complete,
         compat=cond.compat,
+        ignore_identical_ids=cond.ignore_identical_ids,
     )
+    final = name_runs(list(runs), names)  # decided before scoring: warnings use them too
     eng = resolve_engine(engine)
     task = partial(_score_run, ties=ties, keep_table=not eng.remote)
     with eng:
-        scored = eng.map_runs(ev, list(runs), task)
-    if names is not None:
-        if len(names) != len(scored):
-            raise ValueError(f"got {len(names)} names for {len(scored)} runs")
-        final = list(names)
-    else:
-        final = unique_run_names(list(runs), [s.name for s in scored])
-    if len(set(final)) != len(final):
-        raise ComparabilityError(f"two runs have the same name: {final}")
+        scored = eng.map_runs(ev, list(runs), task, final)
     for s, n in zip(scored, final, strict=True):
         s.name = n
         s.scores.run = n

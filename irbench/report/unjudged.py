@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 from irbench.report.scoring import DatasetScores, ScoredRun
@@ -53,6 +54,7 @@ def unjudged_cells(
             max_results=ev.max_results,
             complete=ev.complete,
             compat=ev.compat,
+            ignore_identical_ids=ev.ignore_identical_ids,
         )
     out: dict[tuple[str, str], dict[str, float]] = {}
     for run in ds.runs:
@@ -85,26 +87,38 @@ def add_unjudged_columns(
     judged: bool = False,
     bounds: bool = False,
     average: str = "average",
+    groups: Mapping[str, str | None] | None = None,
 ) -> Any:
     """``table`` (a leaderboard DataFrame) with the asked-for :data:`UNJUDGED_COLUMNS` added
-    at the end; average rows get the mean over the datasets' rows of the same run and measure."""
+    at the end. A group row (``groups``: dataset -> group, e.g. CQADupStack's forums) gets the
+    mean of its members, the average row the BEIR average (a group counted once), as ``value``."""
+    from irbench.report.average import dataset_weights
+
     cols = [c for c in UNJUDGED_COLUMNS if (c == "judged" and judged) or (c != "judged" and bounds)]
     if not cols:
         return table
+    groups = dict(groups or {})
     found = {ds.name: unjudged_cells(ds, judged=judged, bounds=bounds) for ds in datasets}
+    weights = dataset_weights([ds.name for ds in datasets], groups)
+
+    def combined(members: list[str], w: dict[str, float], key: tuple[str, str], col: str) -> float:
+        vals = [(w[d], found[d][key][col]) for d in members if key in found[d]]
+        if len(vals) < len(members):
+            return math.nan
+        return sum(wt * v for wt, v in vals) / sum(wt for wt, _ in vals)
+
     table = table.copy()
     for col in cols:
         values = []
         for r in table.itertuples(index=False):
-            if r.dataset == average:
-                per = [
-                    found[d][(r.run, r.measure)][col]
-                    for d in found
-                    if (r.run, r.measure) in found[d]
-                ]
-                values.append(sum(per) / len(per) if per else math.nan)
-            else:
-                values.append(found[r.dataset][(r.run, r.measure)][col])
+            key = (r.run, r.measure)
+            if r.dataset in found:
+                values.append(found[r.dataset][key][col])
+            elif r.dataset == average:
+                values.append(combined(list(found), weights, key, col))
+            else:  # a group's row: the plain mean of its members
+                members = [d for d, g in groups.items() if g == r.dataset and d in found]
+                values.append(combined(members, dict.fromkeys(members, 1.0), key, col))
         table[col] = values
     return table
 

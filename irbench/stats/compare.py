@@ -13,7 +13,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-from irbench.engine.naming import unique_run_names
 from irbench.errors import StatsError
 from irbench.stats._common import FloatArray, SeedLike, as_generator, check_alternative
 from irbench.stats.align import Aligned, QueryPolicy, align
@@ -341,20 +340,22 @@ def compare_per_query(
 
 def evaluate_per_query(
     qrels: Any,
-    runs: Sequence[Any],
+    runs: Any,
     measures: Sequence[str],
     *,
-    names: Sequence[str] | None = None,
+    names: Sequence[str | None] | None = None,
     complete: bool = False,
     rel_level: int = 1,
     judged_only: bool = False,
     max_results: int | None = None,
+    ignore_identical_ids: bool = False,
     engine: Any = None,
+    compat: str = "9",
 ) -> Any:
     """Per-query pandas table of ``runs`` via :class:`irbench.engine.Evaluator`, uniquely named.
 
-    Names: ``names`` if given, else the run tags when distinct, else the file names (as
-    ``irbench eval`` does). Measures are reported in canonical form (``nDCG@10``). ``engine``
+    ``runs``: a list or a dict of runs by name. Names: ``names`` if given, else
+    :func:`irbench.engine.naming.name_runs`'s rule (as ``irbench eval``). Measures are reported in canonical form (``nDCG@10``). ``engine``
     scores the runs (``"local"`` default, ``"dask"`` or an engine object).
     """
     import pandas as pd
@@ -369,30 +370,27 @@ def evaluate_per_query(
         judged_only=judged_only,
         max_results=max_results,
         complete=complete,
+        compat=compat,
+        ignore_identical_ids=ignore_identical_ids,
     )
     from irbench.engine.engines import resolve_engine
+    from irbench.engine.naming import name_runs, split_runs
 
+    run_list, given = split_runs(runs, names)
+    final = name_runs(run_list, given)
     with resolve_engine(engine) as eng:
-        scores = eng.score_runs(ev, list(runs))
-    if names is not None:
-        if len(names) != len(scores):
-            raise StatsError(f"got {len(names)} names for {len(scores)} runs")
-        final = list(names)
-    else:
-        final = unique_run_names(runs, [str(s.run) for s in scores])
-    for s, name in zip(scores, final, strict=True):
-        s.run = name
+        scores = eng.score_runs(ev, run_list, final)
     tables = [results_table(s, per_query=True).to_pandas() for s in scores]
     return pd.concat(tables, ignore_index=True)
 
 
 def compare(
     qrels: Any,
-    runs: Sequence[Any],
+    runs: Any,
     measures: Sequence[str],
     *,
     baseline: str | None = None,
-    names: Sequence[str] | None = None,
+    names: Sequence[str | None] | None = None,
     test: str = "t",
     correction: str = "holm",
     alpha: float = 0.05,
@@ -404,19 +402,23 @@ def compare(
     rel_level: int = 1,
     judged_only: bool = False,
     max_results: int | None = None,
+    ignore_identical_ids: bool = False,
     family: Literal["all", "measure"] = "all",
     ci: str = "t",
     power: float = 0.8,
     engine: Any = None,
+    compat: str = "9",
 ) -> Any:
     """Evaluate ``runs`` against ``qrels`` and compare them; returns a pandas DataFrame.
 
     The engine (:class:`irbench.engine.Evaluator`) computes the per-query values; with
     ``complete=False`` the tests use the queries every run retrieved for (intersection), with
-    ``complete=True`` (trec_eval ``-c``) every qrels query, missing ones scored 0. Runs are
-    named ``names``, else by their run tags when distinct, else by file name; ``baseline`` is
-    one of those names. ``engine`` scores the runs (``"local"`` default, ``"dask"`` or an
-    engine object; the numbers are identical). Other parameters: :func:`compare_per_query`.
+    ``complete=True`` (trec_eval ``-c``) every qrels query, missing ones scored 0. ``runs`` is
+    a list or a dict of runs by name; runs are named ``names``, else by
+    :func:`irbench.engine.naming.name_runs` (a file by its stem); ``baseline`` is one of those
+    names. ``engine`` scores the runs (``"local"`` default, ``"dask"`` or an
+    engine object; the numbers are identical). ``ignore_identical_ids`` drops documents whose id equals the query id (BEIR's protocol).
+    Other parameters: :func:`compare_per_query`.
 
     Examples
     --------
@@ -433,7 +435,9 @@ def compare(
         rel_level=rel_level,
         judged_only=judged_only,
         max_results=max_results,
+        ignore_identical_ids=ignore_identical_ids,
         engine=engine,
+        compat=compat,
     )
     return compare_per_query(
         table,
