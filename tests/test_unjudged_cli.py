@@ -158,3 +158,33 @@ def test_check_shows_judged_and_bounds_without_recording_them(tmp_path: Path) ->
     assert "Judged@10 0.9186" in out and "unjudged as relevant 0.7588" in out
     assert baseline.read_text() == before
     assert "as relevant" not in before and "Judged" not in before
+
+
+def test_table_judged_column_and_bounds_annotation(tmp_path: Path) -> None:
+    import os
+    import shutil
+    import subprocess
+
+    import irbench
+
+    t = irbench.table(QRELS, [BM25, REPLLAMA], ["nDCG@10", "AP(rel=2)"], baselines="bm25",
+                      dataset="dl19", judged=True, bounds=True)  # fmt: skip
+    assert [c.key for c in t.columns] == ["nDCG@10", "Judged@10", "AP(rel=2)", "Judged"]
+    ev = Evaluator(QRELS, ["nDCG@10", "Judged@10"])
+    b = score_bounds(ev, REPLLAMA)
+    f = t.frame.set_index(["run", "measure"])
+    assert f.loc[("repllama", "Judged@10"), "value"] == b.low.aggregates[ev.measures[1]]
+    assert f.loc[("repllama", "nDCG@10"), "unjudged_high"] == b.high.aggregates[ev.measures[0]]
+    md = t.to_markdown()
+    assert "**0.7384**<sup>a</sup> (≤ 0.7588)" in md and "unjudged documents counted" in md
+    tex = t.to_latex(standalone=True)
+    assert r"($\le$ 0.7588)" in tex
+    exe = shutil.which("pdflatex")
+    if exe is None:
+        if os.environ.get("CI"):
+            raise AssertionError("pdflatex is missing in CI")
+        return
+    (tmp_path / "t.tex").write_text(tex)
+    res = subprocess.run([exe, "-interaction=nonstopmode", "-halt-on-error", "t.tex"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert res.returncode == 0, res.stdout[-3000:]

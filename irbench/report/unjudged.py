@@ -17,7 +17,13 @@ from typing import Any
 
 from irbench.report.scoring import DatasetScores, ScoredRun
 
-__all__ = ["UNJUDGED_COLUMNS", "add_unjudged_columns", "annotate_check", "unjudged_cells"]
+__all__ = [
+    "UNJUDGED_COLUMNS",
+    "add_unjudged_columns",
+    "add_unjudged_to_table",
+    "annotate_check",
+    "unjudged_cells",
+]
 
 #: Extra leaderboard columns, in order, appended after the standard ones when asked for.
 UNJUDGED_COLUMNS = ("judged", "unjudged_low", "unjudged_high")
@@ -146,3 +152,42 @@ def annotate_check(
             notes.append(f"unjudged as relevant {cells['unjudged_high']:.4f}")
         if notes:
             row.detail = "; ".join([row.detail, *notes]) if row.detail else "; ".join(notes)
+
+
+def _high_text(t: Any, row: Any) -> str:
+    high = row.get("unjudged_high", math.nan)
+    try:
+        ok = math.isfinite(float(high))
+    except (TypeError, ValueError):
+        ok = False
+    return f" (≤ {t.number(high, row['measure'])})" if ok else ""
+
+
+def add_unjudged_to_table(t: Any, *, judged: bool = False, bounds: bool = False) -> None:
+    """Unjudged documents in a paper table (:class:`irbench.report.paper_table.PaperTable` whose
+    frame carries the leaderboard's ``judged``/``unjudged_high``): ``judged`` adds a Judged@k
+    column right after each measure (one per k, no markers); ``bounds`` shows ``(≤ high)`` after
+    each value and says so in the caption."""
+    from irbench.engine.unjudged import judged_companion
+    from irbench.measures import parse_measure
+    from irbench.report.paper_table import Annotation, ColumnSpec
+
+    if judged and "judged" in t.frame.columns:
+        measures = [c for c in t.columns]
+        keys = {c.key for c in measures}
+        order = []
+        for spec in measures:
+            order.append(spec)
+            companion = judged_companion(parse_measure(spec.key))
+            if companion is None or str(companion) in keys:
+                continue
+            rows = t.frame[t.frame["measure"] == spec.key][["dataset", "run", "judged"]]
+            new = ColumnSpec(str(companion), significance=False)
+            t.add_column(new, rows.rename(columns={"judged": "value"}))
+            keys.add(new.key)
+            order.append(new)
+        t.columns[:] = order
+    if bounds and "unjudged_high" in t.frame.columns:
+        t.annotate(Annotation("unjudged", _high_text))
+        note = "(≤ x): the value with unjudged documents counted relevant."
+        t.caption = f"{t.caption} {note}" if t.caption else note
