@@ -123,6 +123,8 @@ def measures(draw: st.DrawFn) -> Measure:
         params.append(("rel", draw(st.integers(0, 4))))
     if "p" in fam.params and draw(st.booleans()):
         params.append(("p", draw(st.floats(0.05, 0.95))))
+    if "judged_only" in fam.params and draw(st.booleans()):
+        params.append(("judged_only", draw(st.booleans())))
     if "gains" in fam.params and draw(st.booleans()):
         params.append(
             ("gains", draw(st.dictionaries(st.integers(0, 4), st.integers(0, 20), max_size=3)))

@@ -21,7 +21,8 @@ MEASURES = [
     "AP", "AP@100", "GMAP", "nDCG", "nDCG@10", "nDCG(dcg='exp-log2')@10", "RR", "RR@10",
     "P@10", "R@100", "Rprec", "Bpref", "infAP", "Success@5", "Judged@10", "IPrec@0.2",
     "IPrecAvg", "NumQ", "NumRet", "NumRel", "NumRet(rel=1)", "ERR@20", "RBP(p=0.8)", "SetP",
-    "SetR", "SetF", "AP(rel=2)",
+    "SetR", "SetF", "AP(rel=2)", "RBP_resid(p=0.5)@10", "nDCG(judged_only=True)@10",
+    "AP(judged_only=True)",
 ]  # fmt: skip
 
 

@@ -98,6 +98,17 @@ def check_command(
             help="Drop documents whose id equals the query id (BEIR); default: the baseline's.",
         ),
     ] = None,
+    judged: Annotated[
+        bool,
+        typer.Option("--judged", help="Show Judged@k (k the measure's cutoff) in each row."),
+    ] = False,
+    bounds: Annotated[
+        bool,
+        typer.Option(
+            "--bounds",
+            help="Show each value with unjudged documents counted relevant (not recorded).",
+        ),
+    ] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed of resampling tests.")] = 0,
     fmt: Annotated[
         CheckFormat, typer.Option("--format", "-f", help="table, github, markdown or junit.")
@@ -151,6 +162,8 @@ def check_command(
             force=force,
             seed=seed,
             conditions=cond,
+            judged=judged,
+            bounds=bounds,
         )
         if fmt is CheckFormat.table and output is None:
             render.print_check(result)

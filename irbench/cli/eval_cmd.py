@@ -39,6 +39,8 @@ EXAMPLES = """
   irbench eval qrels.txt huge.run.gz -m AP --stream           [dim]# bounded memory, or an error[/]
   irbench eval qrels.txt runs/*.run -m AP --engine dask        [dim]# parallel on a local Dask cluster[/]
   irbench eval qrels.txt runs/*.run -m AP --engine dask --scheduler tcp://10.0.0.5:8786
+  irbench eval qrels.txt runs/*.run -m nDCG@10 --judged --bounds  [dim]# unjudged documents[/]
+  irbench eval qrels.txt run.txt -m 'nDCG(judged_only=True)@10' -m RBP_resid@10
 
 Semantics are trec_eval 9.0.x: documents are ranked by score (descending), ties by document
 id (descending); the rank column is ignored. Queries the run lacks are skipped unless -c.
@@ -141,6 +143,25 @@ def eval_command(
     ] = "4MiB",
     compat: CompatOption = Compat.v9,
     ignore_identical_ids: IgnoreIdenticalIdsOption = False,
+    judged: Annotated[
+        bool,
+        typer.Option(
+            "--judged",
+            help="Add Judged@k beside the measures: the fraction of the top k documents that "
+            "the qrels judge, k each measure's cutoff (Judged over the whole ranking for a "
+            "measure without one).",
+        ),
+    ] = False,
+    bounds: Annotated[
+        bool,
+        typer.Option(
+            "--bounds",
+            help="Add low/high per measure (and query with -q): unjudged documents counted "
+            "non-relevant (the usual value) and counted relevant (the value on qrels where every "
+            "retrieved unjudged document within -M is judged relevant, grade max(1, rel)). "
+            "Reads each run whole, in this process.",
+        ),
+    ] = False,
     engine: EngineOption = EngineName.local,
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
@@ -154,9 +175,14 @@ def eval_command(
         kind = output_format(fmt, output)
         runs, given = split_run_args(runs)
         names = name_runs(runs, given)
+        wanted: Any = measure or ["official"]
+        if judged:
+            from irbench.engine.unjudged import with_judged
+
+            wanted = with_judged(wanted)
         ev = Evaluator(
             qrels,
-            measure or ["official"],
+            wanted,
             rel_level=rel_level,
             judged_only=judged_only,
             max_results=max_results,
@@ -166,6 +192,9 @@ def eval_command(
         )
         if runs.count("-") > 1 or (qrels == "-" and "-" in runs):
             raise typer.BadParameter("only one input can be read from stdin (-)")
+        if bounds:
+            _emit_bounds(ev, runs, names, kind, per_query, output, stream, engine)
+            return
         if stream:
             from irbench.engine.streaming import score_stream
 
@@ -308,6 +337,129 @@ def _print_table(
     console.print(
         f"[dim]{'/'.join(map(str, sorted(nq)))} queries; best value per measure in green; "
         f"{semantics_note(compat)}[/]"
+    )
+
+
+def _emit_bounds(
+    ev: Any,
+    runs: list[str],
+    names: list[str],
+    fmt: EvalFormat,
+    per_query: bool,
+    output: Path | None,
+    stream: bool,
+    engine: EngineName,
+) -> None:
+    """``--bounds``: score each run whole here, then write value/low/high per measure."""
+    from irbench.engine.unjudged import score_bounds
+
+    if stream or engine is not EngineName.local:
+        raise typer.BadParameter(
+            "--bounds reads each run whole in this process (no --stream, no --engine dask)",
+            param_hint="--bounds",
+        )
+    found = [score_bounds(ev, r, name=n) for r, n in zip(runs, names, strict=True)]
+    if fmt is EvalFormat.table and output is None:
+        _print_bounds_table(found, ev.measures, per_query)
+        return
+    if output is not None:
+        from irbench.io.atomic import atomic_text_writer
+
+        with atomic_text_writer(output) as fh:
+            _write_bounds(fh, found, ev.measures, fmt, per_query)
+    else:
+        _write_bounds(sys.stdout, found, ev.measures, fmt, per_query)
+
+
+def _bounds_rows(
+    found: list[Any], measures: list[Any], per_query: bool
+) -> list[tuple[str, str, str, float, float]]:
+    rows = []
+    for b in found:
+        lows = _rows([b.low], measures, per_query)
+        highs = _rows([b.high], measures, per_query)
+        rows += [(r, m, q, v, h[3]) for (r, m, q, v), h in zip(lows, highs, strict=True)]
+    return rows
+
+
+def _write_bounds(
+    fh: Any, found: list[Any], measures: list[Any], fmt: EvalFormat, per_query: bool
+) -> None:
+    """csv/tsv: run, measure, query_id, value, low, high (value = low); jsonl: the same keys;
+    json: ``{run: {query: {measure: value, "measure low": ..., "measure high": ...}}}``; trec:
+    trec_eval's layout with ``NAME_low`` and ``NAME_high`` lines after each value."""
+    from irbench.measures import trec_eval_name
+
+    rows = _bounds_rows(found, measures, per_query)
+    if fmt in (EvalFormat.csv, EvalFormat.tsv, EvalFormat.table):
+        writer = csv.writer(
+            fh, delimiter="\t" if fmt is not EvalFormat.csv else ",", lineterminator="\n"
+        )
+        writer.writerow(["run", "measure", "query_id", "value", "low", "high"])
+        writer.writerows((r, m, q, repr(v), repr(v), repr(h)) for r, m, q, v, h in rows)
+    elif fmt is EvalFormat.jsonl:
+        write_lines(
+            (
+                dumps({"run": r, "query_id": q, "measure": m, "value": v, "low": v, "high": h})
+                for r, m, q, v, h in rows
+            ),
+            fh,
+        )
+    elif fmt is EvalFormat.json:
+        doc: dict[str, dict[str, dict[str, float]]] = {}
+        for r, m, q, v, h in rows:
+            cell = doc.setdefault(r, {}).setdefault(q, {})
+            cell[m], cell[f"{m} low"], cell[f"{m} high"] = v, v, h
+        fh.write(dumps(doc) + "\n")
+    elif fmt is EvalFormat.trec:
+        names = {str(m): trec_eval_name(m) or str(m) for m in measures}
+        for b in found:
+            lines = []
+            for r, m, q, v, h in rows:
+                if r == b.run:
+                    lines.append(f"{names[m]:<22}\t{q}\t{fmt_value(v)}")
+                    lines.append(f"{names[m] + '_low':<22}\t{q}\t{fmt_value(v)}")
+                    lines.append(f"{names[m] + '_high':<22}\t{q}\t{fmt_value(h)}")
+            write_lines(iter(lines), fh)
+
+
+def _print_bounds_table(found: list[Any], measures: list[Any], per_query: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_edge=False, header_style="bold")
+    table.add_column("run", style="cyan", no_wrap=True)
+    if per_query:
+        table.add_column("query")
+    for m in measures:
+        table.add_column(f"{m} low", justify="right")
+        table.add_column(f"{m} high", justify="right")
+
+    def cells(b: Any, i: int | None) -> list[str]:
+        out = []
+        for m in measures:
+            for s in (b.low, b.high):
+                v = s.aggregates[m] if i is None else float(s.values[m][i])
+                out.append(fmt_value(v))
+        return out
+
+    for b in found:
+        if per_query:
+            for i, q in enumerate(b.low.query_ids.to_pylist()):
+                table.add_row(b.run, q, *cells(b, i))
+            table.add_row(b.run, "all", *cells(b, None), style="bold")
+        else:
+            table.add_row(b.run, *cells(b, None))
+    console = Console()
+    if not console.is_terminal:
+        console.width = max(console.width, 160)
+    console.print(table)
+    grades = sorted({g for b in found for g in b.grades.values()})
+    console.print(
+        "[dim]low: unjudged documents counted non-relevant (the usual value); high: counted "
+        f"relevant with grade {'/'.join(map(str, grades))} (max(1, rel)) down to each "
+        "measure's cutoff (within -M); measures divided by R or the ideal DCG can drop, as "
+        "the added documents count there too[/]"
     )
 
 

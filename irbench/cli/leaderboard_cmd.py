@@ -46,7 +46,8 @@ A spec file (TOML; paths relative to it):
 CSV columns (stable): dataset, run, measure, value, n_queries, ci_low, ci_high, ci_method,
 baseline, delta, p_value, p_adjusted, test, correction, significant, tie_low, tie_high,
 qrels_sha256, run_sha256, query_policy, tie_policy, rel_level, judged_only, max_results,
-ignore_identical_ids, irbench_version. With several datasets, rows with dataset "average" hold
+ignore_identical_ids, irbench_version; --judged adds judged, --bounds unjudged_low and
+unjudged_high (at the end). With several datasets, rows with dataset "average" hold
 the BEIR-style mean over datasets; datasets of one group (CQADupStack's forums, grouped by id or
 by `group = "..."` in the spec) get a row of their own mean and count once in the average. A run
 missing from a dataset is an error (exit 2) unless --no-average. A dataset of the spec may set
@@ -126,6 +127,22 @@ def leaderboard_command(
             help="Average over datasets (BEIR); a run missing from a dataset is then an error.",
         ),
     ] = True,
+    judged: Annotated[
+        bool,
+        typer.Option(
+            "--judged",
+            help="Add a judged column: Judged@k, k the measure's cutoff (whole ranking "
+            "without one).",
+        ),
+    ] = False,
+    bounds: Annotated[
+        bool,
+        typer.Option(
+            "--bounds",
+            help="Add unjudged_low/unjudged_high: the value with unjudged documents counted "
+            "non-relevant and counted relevant (down to the measure's cutoff, within -M).",
+        ),
+    ] = False,
     engine: EngineOption = EngineName.local,
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
@@ -174,6 +191,8 @@ def leaderboard_command(
             force=force,
             engine=open_engine(engine, scheduler, workers, shard_size),
             average=average,
+            judged=judged,
+            bounds=bounds,
         )
         kind = _format_for(output, fmt)
         text = {

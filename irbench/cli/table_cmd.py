@@ -132,6 +132,15 @@ def table_command(
     ] = True,
     std: Annotated[bool, typer.Option("--std", help="Show ± the std over queries.")] = False,
     ci: Annotated[bool, typer.Option("--ci", help="Show the 1-alpha t interval.")] = False,
+    judged: Annotated[
+        bool, typer.Option("--judged", help="Add Judged@k beside each measure (k its cutoff).")
+    ] = False,
+    bounds: Annotated[
+        bool,
+        typer.Option(
+            "--bounds", help="Show (≤ high): the value with unjudged documents counted relevant."
+        ),
+    ] = False,
     decimals: Annotated[
         int | None, typer.Option("--decimals", help="Digits after the point (4; 1 with --percent).")
     ] = None,
@@ -217,6 +226,8 @@ def table_command(
             ignore_identical_ids=ignore_identical_ids,
             std=std,
             ci=ci,
+            judged=judged,
+            bounds=bounds,
             test=test.value,
             correction=correction.value,
             alpha=alpha,

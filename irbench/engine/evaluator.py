@@ -145,7 +145,8 @@ class Evaluator:
     rel_level:
         Minimum grade counted as relevant for measures that do not name one (trec_eval ``-l``).
     judged_only:
-        Drop retrieved documents that are not judged before scoring (trec_eval ``-J``).
+        Drop retrieved documents that are not judged before scoring (trec_eval ``-J``). A
+        measure written ``judged_only=True`` (``nDCG(judged_only=True)@10``) gets it alone.
     max_results:
         Keep only the first ``max_results`` documents per query after sorting (``-M``).
     complete:
@@ -265,9 +266,21 @@ class Evaluator:
             compat=self.compat,
         )
         ctx = Context(ranking, self.qrels, compat=self.compat)
+        values = {}
+        judged_ctx = None  # measures written judged_only=True: one condensed ranking for all
+        for m in self.measures:
+            if m.get("judged_only") and not self.judged_only:
+                if judged_ctx is None:
+                    from irbench.engine.unjudged import condense
+
+                    condensed = condense(ranking, self.qrels.num_queries)
+                    judged_ctx = Context(condensed, self.qrels, compat=self.compat)
+                values[m] = KERNELS[m.name](judged_ctx, m)
+            else:
+                values[m] = KERNELS[m.name](ctx, m)
         return PartialScores(
             present=ranking.present,
-            values={m: KERNELS[m.name](ctx, m) for m in self.measures},
+            values=values,
             num_run_queries_not_in_qrels=ranking.num_queries_not_in_qrels,
         )
 

@@ -331,6 +331,20 @@ def rbp(ctx: Context, m: Measure) -> FloatArray:
     return np.bincount(ctx.r.qpos[rows], weights=w, minlength=ctx.nq)
 
 
+def rbp_residual(ctx: Context, m: Measure) -> FloatArray:
+    """RBP_resid(p)@k (Moffat & Zobel 2008, sec. 4): (1 - p) sum p^(i-1) over unjudged ranks
+    i <= d, plus p^d, d = min(k, N). The weights of all ranks i <= d sum to 1 - p^d, so this is
+    1 - (1 - p) sum p^(i-1) over the *judged* ranks i <= d: only listed rows are needed."""
+    p = float(m["p"])
+    judged = ctx.r.grade >= 0
+    cut = ctx.within(m.cutoff)
+    if cut is not None:
+        judged = judged & cut
+    rows = np.flatnonzero(judged)
+    w = (1.0 - p) * np.power(p, (ctx.r.rank[rows] - 1).astype(np.float64))
+    return 1.0 - np.bincount(ctx.r.qpos[rows], weights=w, minlength=ctx.nq)
+
+
 KERNELS: dict[str, Callable[[Context, Measure], FloatArray]] = {
     "P": precision,
     "R": recall,
@@ -353,4 +367,5 @@ KERNELS: dict[str, Callable[[Context, Measure], FloatArray]] = {
     "Judged": judged,
     "ERR": err,
     "RBP": rbp,
+    "RBP_resid": rbp_residual,
 }

@@ -12,14 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CATALOG", "Family", "ParamSpec"]
+__all__ = ["CATALOG", "JUDGED_ONLY_FAMILIES", "Family", "ParamSpec"]
 
 
 @dataclass(frozen=True)
 class ParamSpec:
     """One named parameter of a measure family."""
 
-    kind: str  # "int", "float", "str", "gains"
+    kind: str  # "int", "float", "str", "gains", "bool"
     default: Any = None
     choices: tuple[Any, ...] | None = None
     doc: str = ""
@@ -45,6 +45,20 @@ _REL = ParamSpec(
     "int", 1, doc="minimum grade counted as relevant (trec_eval -l); grades below are non-relevant"
 )
 
+_JUDGED_ONLY = ParamSpec(
+    "bool",
+    False,
+    doc="drop unjudged documents (not in the qrels, or a negative grade) from the ranking before "
+    "computing this measure only, closing the gaps in the ranks (trec_eval -J for one measure; "
+    "ir_measures' judged_only; Sakai 2007's condensed lists)",
+)
+
+#: Families that take ``judged_only``: ir_measures' (AP, IPrec, nDCG, P, R, Rprec, RR, SetP, SetF,
+#: Success) plus GMAP and IPrecAvg, which irbench derives from AP and IPrec.
+JUDGED_ONLY_FAMILIES = frozenset(
+    {"AP", "GMAP", "IPrec", "IPrecAvg", "nDCG", "P", "R", "Rprec", "RR", "SetP", "SetF", "Success"}
+)
+
 CATALOG: dict[str, Family] = {
     f.name: f
     for f in [
@@ -54,7 +68,7 @@ CATALOG: dict[str, Family] = {
             "Sum over relevant retrieved documents (within the cutoff, if any) of the precision at "
             "their rank, divided by R (not by min(R, k)). 0 when R = 0.",
             cutoff="int",
-            params={"rel": _REL},
+            params={"judged_only": _JUDGED_ONLY, "rel": _REL},
             trec_name="map",
             trec_cut_name="map_cut",
         ),
@@ -63,7 +77,7 @@ CATALOG: dict[str, Family] = {
             "Geometric Mean Average Precision",
             "Per query log(max(AP, 1e-5)); the aggregate is exp of the mean of those logs. "
             "Per-query values are reported as AP's log, as trec_eval computes them.",
-            params={"rel": _REL},
+            params={"judged_only": _JUDGED_ONLY, "rel": _REL},
             aggregate="gmean",
             trec_name="gm_map",
         ),
@@ -77,6 +91,7 @@ CATALOG: dict[str, Family] = {
             "gain, retrieved or not; with a cutoff both lists are cut at k. 0 when the ideal DCG is 0.",
             cutoff="int",
             params={
+                "judged_only": _JUDGED_ONLY,
                 "gains": ParamSpec("gains", None, doc="map grade -> gain, e.g. {0:0,1:1,2:3}"),
                 "dcg": ParamSpec(
                     "str",
@@ -94,7 +109,7 @@ CATALOG: dict[str, Family] = {
             "Reciprocal Rank",
             "1 / rank of the first relevant document (within the cutoff, if any); 0 if none.",
             cutoff="int",
-            params={"rel": _REL},
+            params={"judged_only": _JUDGED_ONLY, "rel": _REL},
             trec_name="recip_rank",
         ),
         Family(
@@ -103,7 +118,7 @@ CATALOG: dict[str, Family] = {
             "Relevant documents in the top k divided by k, even when fewer than k were retrieved.",
             cutoff="int",
             cutoff_required=True,
-            params={"rel": _REL},
+            params={"judged_only": _JUDGED_ONLY, "rel": _REL},
             trec_cut_name="P",
         ),
         Family(
@@ -112,14 +127,14 @@ CATALOG: dict[str, Family] = {
             "Relevant documents in the top k divided by R; 0 when R = 0.",
             cutoff="int",
             cutoff_required=True,
-            params={"rel": _REL},
+            params={"judged_only": _JUDGED_ONLY, "rel": _REL},
             trec_cut_name="recall",
         ),
         Family(
             "Rprec",
             "R-Precision",
             "Relevant documents in the top R divided by R; 0 when R = 0.",
-            params={"rel": _REL},
+            params={"judged_only": _JUDGED_ONLY, "rel": _REL},
             trec_name="Rprec",
         ),
         Family(
@@ -147,7 +162,7 @@ CATALOG: dict[str, Family] = {
             "1 if a relevant document is in the top k, else 0.",
             cutoff="int",
             cutoff_required=True,
-            params={"rel": _REL},
+            params={"judged_only": _JUDGED_ONLY, "rel": _REL},
             trec_cut_name="success",
         ),
         Family(
@@ -165,21 +180,21 @@ CATALOG: dict[str, Family] = {
             "of precision at r; 0 when fewer relevant documents were retrieved than the cut.",
             cutoff="float",
             cutoff_required=True,
-            params={"rel": _REL},
+            params={"judged_only": _JUDGED_ONLY, "rel": _REL},
             trec_cut_name="iprec_at_recall",
         ),
         Family(
             "IPrecAvg",
             "11-point interpolated average precision",
             "Mean of IPrec at recall 0.0, 0.1, ..., 1.0 (trec_eval 11pt_avg).",
-            params={"rel": _REL},
+            params={"judged_only": _JUDGED_ONLY, "rel": _REL},
             trec_name="11pt_avg",
         ),
         Family(
             "SetP",
             "Set precision",
             "Relevant retrieved / N (over the whole retrieved set); 0 when N = 0.",
-            params={"rel": _REL},
+            params={"judged_only": _JUDGED_ONLY, "rel": _REL},
             trec_name="set_P",
         ),
         Family(
@@ -193,7 +208,11 @@ CATALOG: dict[str, Family] = {
             "SetF",
             "Set F-measure",
             "(1 + beta^2) P R / (beta^2 P + R) of SetP and SetR; 0 when both are 0.",
-            params={"rel": _REL, "beta": ParamSpec("float", 1.0, doc="weight of recall")},
+            params={
+                "judged_only": _JUDGED_ONLY,
+                "rel": _REL,
+                "beta": ParamSpec("float", 1.0, doc="weight of recall"),
+            },
             trec_name="set_F",
         ),
         Family(
@@ -234,10 +253,23 @@ CATALOG: dict[str, Family] = {
             "RBP",
             "Rank-Biased Precision",
             "(1 - p) sum_i p^(i-1) rel_i over ranks (within the cutoff, if any), rel_i = 1 when the "
-            "grade >= rel. The residual is not reported.",
+            "grade >= rel. Its residual (the weight of unjudged documents) is RBP_resid.",
             cutoff="int",
             params={"p": ParamSpec("float", 0.8, doc="persistence"), "rel": _REL},
             source="Moffat & Zobel, TOIS 2008",
+        ),
+        Family(
+            "RBP_resid",
+            "Rank-Biased Precision residual",
+            "The RBP(p) weight the judgments leave open: (1 - p) sum_i p^(i-1) over the unjudged "
+            "documents (not in the qrels, or a negative grade) at ranks i <= d, plus p^d for the "
+            "documents below the depth d (the number retrieved, after -M and -J; at most k with a "
+            "cutoff). RBP + RBP_resid is the largest RBP any judgment of the unjudged and unseen "
+            "documents could give; 1 for an empty ranking. trec_eval 10.0's rbp_resid reports 0 "
+            "instead when nothing retrieved is unjudged (and defaults to p = 0.9).",
+            cutoff="int",
+            params={"p": ParamSpec("float", 0.8, doc="persistence (as RBP's)")},
+            source="Moffat & Zobel, TOIS 2008, section 4 (residuals); trec_eval 10.0 rbp_resid",
         ),
     ]
 }

@@ -77,6 +77,8 @@ class Measure:
         clean: dict[str, Any] = {}
         for key, value in self.params:
             spec = family.params.get(key)
+            if spec is None and key == "judged_only":
+                raise MeasureError(_no_judged_only(self.name))
             if spec is None:
                 allowed = ", ".join(sorted(family.params)) or "none"
                 raise MeasureError(
@@ -133,6 +135,17 @@ def _unknown(name: str) -> str:
     return f"unknown measure {name!r}{hint} (`irbench measures` lists them all)"
 
 
+def _no_judged_only(name: str) -> str:
+    from irbench.measures.catalog import JUDGED_ONLY_FAMILIES
+
+    takes = ", ".join(sorted(JUDGED_ONLY_FAMILIES, key=str.lower))
+    return (
+        f"{name} takes no judged_only parameter (as in ir_measures, it is taken by {takes}); "
+        "use -J (judged_only=True for the whole evaluation) to drop unjudged documents for "
+        "every measure"
+    )
+
+
 def _check_cutoff(family: Family, cutoff: Any) -> int | float | None:
     if cutoff is None:
         if family.cutoff_required:
@@ -162,6 +175,10 @@ def _coerce(name: str, key: str, kind: str, value: Any, choices: tuple[Any, ...]
             out = float(value)
         elif kind == "str":
             if not isinstance(value, str):
+                raise ValueError
+            out = value
+        elif kind == "bool":
+            if not isinstance(value, bool):
                 raise ValueError
             out = value
         elif kind == "gains":
@@ -277,10 +294,6 @@ class _Parser:
             raise MeasureError(f"cannot parse measure {self.text!r}: trailing {self.peek()[1]!r}")  # type: ignore[index]
         if name == "NumRelRet":
             name, params = "NumRet", [*params, ("rel", dict(params).get("rel", 1))]
-        if name == "judged_only" or any(k == "judged_only" for k, _ in params):
-            raise MeasureError(
-                "judged_only is a global option in irbench: use -J / judged_only=True"
-            )
         return Measure(name, cutoff, tuple(params))
 
 

@@ -528,8 +528,13 @@ def check(
     force: bool = False,
     seed: int = 0,
     conditions: Conditions | None = None,
+    judged: bool = False,
+    bounds: bool = False,
 ) -> CheckResult:
     """Evaluate ``runs`` on ``qrels`` under the baseline's conditions and check every value.
+
+    ``judged``/``bounds`` add Judged@k and the unjudged range to each row's detail (shown, not
+    recorded in the baseline, never a verdict: gate Judged@k by checking it as a measure).
 
     ``measures`` default to the baseline dataset's; ``dataset`` defaults to the baseline's only
     dataset, else a name derived from the qrels file; ``conditions`` default to the baseline's
@@ -547,7 +552,12 @@ def check(
         measures = list(entry["measures"])
     cond = conditions or _conditions(entry)
     ds = score_dataset(qrels, runs, measures, conditions=cond, names=names, name=name)
-    return check_scores(ds, doc, src, force=force, seed=seed)
+    result = check_scores(ds, doc, src, force=force, seed=seed)
+    if judged or bounds:
+        from irbench.report.unjudged import annotate_check
+
+        annotate_check(result, ds, judged=judged, bounds=bounds)
+    return result
 
 
 def _pick_dataset(

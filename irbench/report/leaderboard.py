@@ -314,12 +314,15 @@ def build_leaderboard(
     force: bool = False,
     engine: Any = None,
     average: bool = True,
+    judged: bool = False,
+    bounds: bool = False,
 ) -> Leaderboard:
     """Score every dataset's runs and build the :class:`Leaderboard` (see :func:`leaderboard`);
     ``engine`` scores the runs (see :func:`irbench.engine.engines.resolve_engine`). A dataset's
     ``ignore_identical_ids`` (if set) overrides ``conditions``'; with several datasets and
     ``average``, group rows (CQADupStack's forums as one dataset) and the BEIR average follow,
-    and a run missing from a dataset is an error."""
+    and a run missing from a dataset is an error. ``judged`` and ``bounds`` add
+    :data:`irbench.report.unjudged.UNJUDGED_COLUMNS`."""
     from dataclasses import replace
 
     import pandas as pd
@@ -373,6 +376,12 @@ def build_leaderboard(
     if len(scored) > 1 and average:
         rows += _average_rows(scored, alpha, groups)
     table = pd.DataFrame(rows, columns=list(COLUMNS))
+    if judged or bounds:
+        from irbench.report.unjudged import add_unjudged_columns
+
+        table = add_unjudged_columns(
+            table, scored, judged=judged, bounds=bounds, average=AVERAGE, groups=groups
+        )
     base_name = _resolve_baseline(scored[0], baseline) if baseline is not None else None
     return Leaderboard(table, scored, base_name, alpha, tie_reports, groups)
 
@@ -397,6 +406,8 @@ def leaderboard(
     force: bool = False,
     output: str = "pandas",
     engine: Any = None,
+    judged: bool = False,
+    bounds: bool = False,
 ) -> Any:
     """Leaderboard table: one row per dataset, run and measure (columns :data:`COLUMNS`).
 
@@ -412,6 +423,8 @@ def leaderboard(
     :class:`irbench.Evaluator`; a spec's dataset may set its own). ``output``: ``"pandas"``
     or ``"arrow"``. ``engine``: where runs are scored
     (``"local"``, ``"dask"`` or an engine object; see :func:`irbench.evaluate`).
+    ``judged`` adds a ``judged`` column (Judged@k, k the measure's cutoff) and ``bounds`` the
+    columns ``unjudged_low``/``unjudged_high`` (see :mod:`irbench.report.unjudged`).
     """
     cond = Conditions(
         rel_level=rel_level,
@@ -444,6 +457,8 @@ def leaderboard(
         ties=ties,
         force=force,
         engine=engine,
+        judged=judged,
+        bounds=bounds,
     )
     if output == "arrow":
         import pyarrow as pa

@@ -51,6 +51,8 @@ def _display(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
     if board.baseline:
         headers += ["delta", "p adj", "sig"]
     headers += ["tie range"]
+    extra = [c for c in ("judged", "unjudged_low") if c in board.table.columns]
+    headers += [{"judged": "Judged@k", "unjudged_low": "unjudged range"}[c] for c in extra]
     headers[4] = f"{100 * (1 - board.alpha):g}% CI"
     rows = []
     for r in board.table.itertuples(index=False):
@@ -70,6 +72,10 @@ def _display(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
             ]
         spread = r.tie_high - r.tie_low
         row += [f"[{_f(r.tie_low)}, {_f(r.tie_high)}]" if spread > 1e-12 else ""]
+        if "judged" in extra:
+            row += [_f(r.judged)]
+        if "unjudged_low" in extra:
+            row += [f"[{_f(r.unjudged_low)}, {_f(r.unjudged_high)}]"]
         rows.append(row)
     return headers, rows
 

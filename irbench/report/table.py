@@ -124,6 +124,8 @@ def build_table(
     order: Sequence[str] | None = None,
     force: bool = False,
     engine: Any = None,
+    judged: bool = False,
+    bounds: bool = False,
     **style: Any,
 ) -> PaperTable:
     """Score ``datasets`` (:class:`~irbench.report.leaderboard.DatasetSpec`) and build the
@@ -150,6 +152,8 @@ def build_table(
         force=force,
         engine=engine,
         average=average,
+        judged=judged,
+        bounds=bounds,
     )
     baselines = [_resolve_baseline(board.datasets[0], b) for b in baselines]
     sig = _significance(
@@ -191,6 +195,7 @@ def build_table(
             "ci_low": r.ci_low,
             "ci_high": r.ci_high,
             "ignore_identical_ids": r.ignore_identical_ids,
+            **{c: getattr(r, c) for c in ("judged", "unjudged_high") if hasattr(r, c)},
         }
         marks = []
         for i, b in enumerate(baselines):
@@ -241,6 +246,10 @@ def build_table(
         **style,
     )
     t._mark_best()
+    if judged or bounds:
+        from irbench.report.unjudged import add_unjudged_to_table
+
+        add_unjudged_to_table(t, judged=judged, bounds=bounds)
     return t
 
 
@@ -276,7 +285,8 @@ def table(
     CQADupStack forum too), ``systems`` and ``order`` (row and dataset order/subset),
     ``decimals`` (4), ``percent``, ``underline`` (second best), ``layout`` (``dataset`` or
     ``measure`` on top), ``caption``, ``label``; ``std``/``ci`` add ``± std`` or the CI after
-    each value; the trec_eval conditions and ``ignore_identical_ids`` as in
+    each value; ``judged`` a Judged@k column beside each measure, ``bounds`` ``(≤ high)``
+    after each value (:mod:`irbench.report.unjudged`); the trec_eval conditions and ``ignore_identical_ids`` as in
     :func:`irbench.leaderboard`. The result's ``frame`` is the long DataFrame (one row per
     dataset, system and measure, with the value, std, CI, ``best``/``second``, ``marker`` and
     per baseline ``delta_vs_B``, ``p_adjusted_vs_B``, ``significant_vs_B``, ``better_vs_B``).
