@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.irbench-installed
 
-.PHONY: setup demo test lint format bench clean
+.PHONY: setup demo test fuzz lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n auto --dist loadgroup  # loadgroup: the Dask tests share one cluster
+
+# the differential tests with a long, new random budget each time (make test replays a fixed one)
+fuzz: $(STAMP)
+	IRBENCH_FUZZ_EXAMPLES=$${IRBENCH_FUZZ_EXAMPLES:-3000} IRBENCH_FUZZ_RANDOM=1 \
+		$(PY) -m pytest -q -n auto tests/test_differential.py -k "not mutations"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check irbench tests bench

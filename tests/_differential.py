@@ -113,7 +113,7 @@ class Case:
         return "".join(f"{q} Q0 {d} {i + 1} {t} tag\n" for i, (q, d, _, t) in enumerate(rows))
 
 
-_ID_CHARS = st.sampled_from(list("abcxyz0189_-.:/") + ["é", "日", "ß", "Z"])
+_ID_CHARS = st.sampled_from([*"abcxyz0189_-.:/", "é", "日", "ß", "Z"])
 #: Byte lengths around the 8-byte words the fingerprint reads.
 _LENGTHS = st.one_of(
     st.sampled_from([1, 7, 8, 9, 15, 16, 17, 23, 24, 25, 32, 33, 40]), st.integers(1, 40)
