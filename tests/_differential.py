@@ -291,8 +291,10 @@ def mismatches(case: Case, flags: dict[str, Any], *, tol: float = 1e-9) -> list[
         for i in bad[:3]:
             problems.append(f"{key} query {qids[i]!r}: irbench {got[i]!r} oracle {want[i]!r}")
         agg = _aggregate(key, want, case, flags)
-        if not math.isclose(scores.aggregates[m], agg, rel_tol=1e-12, abs_tol=tol):
-            problems.append(f"{key} aggregate: irbench {scores.aggregates[m]!r} oracle {agg!r}")
+        mine = scores.aggregates[m]
+        both_nan = math.isnan(mine) and math.isnan(agg)  # no query evaluated: nan in both
+        if not both_nan and not math.isclose(mine, agg, rel_tol=1e-12, abs_tol=tol):
+            problems.append(f"{key} aggregate: irbench {mine!r} oracle {agg!r}")
     return problems
 
 
@@ -307,6 +309,8 @@ def _aggregate(key: str, per_query: np.ndarray, case: Case, flags: dict[str, Any
         return float(sum(1 for _, _, g in case.qrels if g > 0))
     if key.startswith("num_"):
         return float(per_query.sum())
+    if per_query.size == 0:
+        return math.nan
     if key == "gm_map":
         return float(np.exp(per_query.mean()))
     return float(per_query.mean())
