@@ -84,8 +84,14 @@ def _reorder(run: pa.Table, qrels: Any, relevant_first: bool, compat: str = "9")
     g = -grades if relevant_first else grades
     order = np.lexsort((doc_rank, g, -score, qid_rank))
     n = len(order)
+    # minus the position within the query: distinct and exact in float32 (up to 2^24 documents
+    # a query), so the float32 order of trec_eval 9.0.x keeps it (a run-wide count would not)
+    q_sorted = qid_rank[order]
+    idx = np.arange(n, dtype=np.int64)
+    head = np.r_[True, q_sorted[1:] != q_sorted[:-1]] if n else np.zeros(0, dtype=bool)
+    start = np.maximum.accumulate(np.where(head, idx, 0)) if n else idx
     new_score = np.empty(n, dtype=np.float64)
-    new_score[order] = np.arange(n, 0, -1, dtype=np.float64)
+    new_score[order] = -(idx - start).astype(np.float64)
     return pa.table({"query_id": qcol, "doc_id": dcol, "score": pa.array(new_score)})
 
 
