@@ -105,14 +105,21 @@ def info_command(
         bool, typer.Option("--docs/--no-docs", help="Count the corpus (builds its cache once).")
     ] = True,
     cache_dir: CacheDir = None,
-    offline: Offline = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Accepted for symmetry: info never downloads.")
+    ] = True,
 ) -> None:
-    """Counts of queries, qrels and docs, the cache path, and where the source files are."""
+    """Counts of queries, qrels and docs, the cache path, and where the source files are.
+
+    Never downloads: a part whose files are not on disk (nor in the cache) is listed as
+    missing, with the path to put each file at. Counts come from the cache, or from the files
+    on disk (building the cache once).
+    """
     from irbench.datasets import load_dataset
     from irbench.errors import DatasetFilesMissingError
 
     with user_errors():
-        ds = load_dataset(dataset_id, cache_dir=cache_dir, offline=offline or None)
+        ds = load_dataset(dataset_id, cache_dir=cache_dir, offline=True)
         info: dict[str, Any] = {"id": ds.id, "title": ds.spec.title, "backend": ds.spec.backend}
         missing: dict[str, list[dict[str, str]]] = {}
         for part in ("queries", "qrels", "docs"):
@@ -122,8 +129,6 @@ def info_command(
             try:
                 info[part] = ds.count(part)
             except DatasetFilesMissingError as exc:
-                if part != "docs":
-                    raise
                 missing[part] = [{"path": p, "what": w} for p, w in exc.missing]
         info["cache"] = str(ds.cache_path())
         info["files"] = {
