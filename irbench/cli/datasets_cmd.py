@@ -70,7 +70,7 @@ def list_command(
     ] = None,
     fmt: Annotated[InfoFormat, typer.Option("--format", "-f")] = InfoFormat.table,
 ) -> None:
-    """List every dataset id irbench knows."""
+    """List every dataset id irbench knows (tab-separated plain text when piped)."""
     from irbench.datasets import list_specs
 
     specs = list_specs(family)
@@ -87,14 +87,32 @@ def list_command(
         ]
         typer.echo(json.dumps(rows, indent=1))
         return
+    listing = [(s.id, s.family, _SOURCES[s.backend], s.title) for s in specs]
+    if not sys.stdout.isatty():  # a pipe or a file: plain text, one dataset a line
+        for row in listing:
+            typer.echo("\t".join(row))
+        return
     from rich.console import Console
+
+    Console().print(_list_table(listing))
+
+
+_SOURCES = {"irds": "ir_datasets", "native": "irbench", "embedded": "built in"}
+
+
+def _list_table(rows: list[tuple[str, str, str, str]]) -> Any:
+    """The terminal listing: ids, families and sources never cut; descriptions wrap."""
     from rich.table import Table
 
-    table = Table("id", "family", "source", "description", box=None)
-    for s in specs:
-        source = {"irds": "ir_datasets", "native": "irbench", "embedded": "built in"}[s.backend]
-        table.add_row(s.id, s.family, source, s.title)
-    Console().print(table)
+    table = Table(box=None)
+    widest = max((len(r[0]) for r in rows), default=2)
+    table.add_column("id", no_wrap=True, min_width=widest)
+    table.add_column("family", no_wrap=True)
+    table.add_column("source", no_wrap=True)
+    table.add_column("description", overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    return table
 
 
 @app.command("info")
