@@ -75,10 +75,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.longrepr = (__file__, _SKIP_LINE, longrepr[2])
 
 
-# 0-based line of the pytest.skip call above, where -ra then points
+# the line of the pytest.skip call above, where -ra then points
 _SKIP_LINE = next(
     i
-    for i, line in enumerate(Path(__file__).read_text().splitlines())
+    for i, line in enumerate(Path(__file__).read_text().splitlines(), 1)
     if "skip(SHARED_MISSING" in line
 )
 
