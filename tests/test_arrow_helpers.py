@@ -56,10 +56,10 @@ def test_repeat_string() -> None:
     assert repeat_string("x", 0).to_pylist() == []
 
 
-def test_eval_does_not_import_pandas(shared_data) -> None:  # type: ignore[no-untyped-def]
+def test_eval_does_not_import_pandas(dl19_data) -> None:  # type: ignore[no-untyped-def]
     """Importing pandas costs more than evaluating a DL-sized run; `irbench eval` avoids it."""
-    qrels = shared_data / "trec-dl" / "qrels.dl19-passage.txt"
-    run = shared_data / "runs-rank_llm" / "BM25" / "trec_results_dl19.txt"
+    qrels = dl19_data / "trec-dl" / "qrels.dl19-passage.txt"
+    run = dl19_data / "runs-rank_llm" / "BM25" / "trec_results_dl19.txt"
     script = (
         "import sys\n"
         "from irbench.cli.app import app\n"

@@ -27,9 +27,6 @@ from irbench.rankers.analysis import ENGLISH_STOPWORDS, Analyzer
 from irbench.rankers.base import document_text
 from irbench.rankers.bm25 import BM25, lucene_length
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
 # ---------------------------------------------------------------- helpers
 
 
@@ -135,9 +132,9 @@ def test_vaswani_matches_bm25s(vaswani_index: Path, vaswani: tuple[pa.Table, pa.
     _check_against_oracle(ranker, docs, queries, k=100)
 
 
-def test_cranfield_matches_bm25s(tmp_path: Path) -> None:
+def test_cranfield_matches_bm25s(tmp_path: Path, shared_data: Path) -> None:
     files = [
-        str(SHARED_DATA / "cranfield" / f) for f in ("cran.all.1400.gz", "cran.qry", "cranqrel")
+        str(shared_data / "cranfield" / f) for f in ("cran.all.1400.gz", "cran.qry", "cranqrel")
     ]
     with _classic_home(tmp_path):
         import_files("cranfield", files)

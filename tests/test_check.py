@@ -29,10 +29,10 @@ def _write_run(table: object, path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def setup(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def setup(dl19_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("check")
-    qrels = shared_data / "trec-dl" / "qrels.dl19-passage.txt"
-    src = read_run(shared_data / "runs-rank_llm" / "BM25" / "trec_results_dl19.txt")
+    qrels = dl19_data / "trec-dl" / "qrels.dl19-passage.txt"
+    src = read_run(dl19_data / "runs-rank_llm" / "BM25" / "trec_results_dl19.txt")
     (root / "ok").mkdir()
     (root / "bad").mkdir()
     good = root / "ok" / "bm25.run"

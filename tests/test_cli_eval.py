@@ -18,11 +18,11 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def dl19(shared_data: Path) -> tuple[str, str, str]:
-    qrels = str(shared_data / "trec-dl" / "qrels.dl19-passage.txt")
-    bm25 = str(shared_data / "runs-rank_llm" / "BM25" / "trec_results_dl19.txt")
+def dl19(dl19_data: Path) -> tuple[str, str, str]:
+    qrels = str(dl19_data / "trec-dl" / "qrels.dl19-passage.txt")
+    bm25 = str(dl19_data / "runs-rank_llm" / "BM25" / "trec_results_dl19.txt")
     splade = str(
-        shared_data / "runs-rank_llm" / "SPLADE_P_P_ENSEMBLE_DISTIL" / "trec_results_dl19.txt"
+        dl19_data / "runs-rank_llm" / "SPLADE_P_P_ENSEMBLE_DISTIL" / "trec_results_dl19.txt"
     )
     return qrels, bm25, splade
 

@@ -49,9 +49,9 @@ def client() -> Any:
 
 
 @pytest.fixture(scope="module")
-def dl19(shared_data: Path) -> tuple[str, list[str]]:
-    runs = [str(shared_data / "runs-rank_llm" / s / "trec_results_dl19.txt") for s in SYSTEMS]
-    return str(shared_data / "trec-dl" / "qrels.dl19-passage.txt"), runs
+def dl19(dl19_data: Path) -> tuple[str, list[str]]:
+    runs = [str(dl19_data / "runs-rank_llm" / s / "trec_results_dl19.txt") for s in SYSTEMS]
+    return str(dl19_data / "trec-dl" / "qrels.dl19-passage.txt"), runs
 
 
 @pytest.fixture(scope="module")

@@ -136,3 +136,135 @@ def measures(draw: st.DrawFn) -> Measure:
 def test_parse_of_str_round_trips(m: Measure) -> None:
     assert parse_measure(str(m)) == m
     assert hash(parse_measure(str(m))) == hash(m)
+
+
+# Names people type (issue 15): any case, trec_eval's printed names, ir_measures' aliases.
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ("ndcg@10", "nDCG@10"),
+        ("NDCG@10", "nDCG@10"),
+        ("mrr", "RR"),
+        ("mrr@10", "RR@10"),
+        ("MRR@10", "RR@10"),
+        ("recall@100", "R@100"),
+        ("Recall@100", "R@100"),
+        ("map@10", "AP@10"),
+        ("Map(Rel=2)", "AP(rel=2)"),
+        ("rbp(P=0.5)", "RBP(p=0.5)"),
+        ("p@10", "P@10"),
+        ("r@1000", "R@1000"),
+        ("rprec", "Rprec"),
+        ("RPrec", "Rprec"),
+        ("precision@5", "P@5"),
+        ("bpref", "Bpref"),
+        ("numrelret", "NumRet(rel=1)"),
+        ("ndcg_cut_10", "nDCG@10"),
+        ("NDCG_CUT_10", "nDCG@10"),
+        ("P_10", "P@10"),
+        ("p_10", "P@10"),
+        ("recall_100", "R@100"),
+        ("iprec_at_recall_0.10", "IPrec@0.1"),
+        ("map_cut_10", "AP@10"),
+        ("success_5", "Success@5"),
+        ("recip_rank", "RR"),
+        ("Recip_Rank", "RR"),
+        ("gm_map", "GMAP"),
+        ("set_p", "SetP"),
+    ],
+)
+def test_names_people_type(text: str, canonical: str) -> None:
+    m = parse_measure(text)
+    assert str(m) == canonical
+    assert parse_measures(text) == [m]
+    assert parse_measure(str(m)) == m
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("P_5,10", ["P@5", "P@10"]),
+        ("p.5,10", ["P@5", "P@10"]),
+        ("NDCG_CUT.10", ["nDCG@10"]),
+        ("OFFICIAL", [str(m) for m in parse_measures("official")]),
+        ("p", [str(m) for m in parse_measures("P")]),
+        ("Recall", [str(m) for m in parse_measures("recall")]),
+    ],
+)
+def test_trec_eval_names_in_any_case(text: str, expected: list[str]) -> None:
+    assert [str(m) for m in parse_measures(text)] == expected
+
+
+def test_every_trec_output_name_parses_back() -> None:
+    """What `--format trec` prints (trec_eval_name) is accepted as input to the same measure."""
+    for text in ["nDCG@10", "P@5", "R@100", "AP@1000", "Success@5", "IPrec@0.1", "RR", "AP"]:
+        m = parse_measure(text)
+        name = trec_eval_name(m)
+        assert name is not None
+        assert parse_measures(name) == [m], name
+
+
+def test_lower_case_lookup_is_unambiguous() -> None:
+    """The rule in spec.py: lower-cased, each table's names are distinct and a name in both
+    tables means the same family."""
+    from irbench.measures import spec
+
+    irm = {**{n: n for n in CATALOG}, **spec._ALIASES}
+    for name, family in irm.items():
+        assert spec._IRM_NAMES[name.lower()] == family, name
+    trec = {**spec._TREC_PLAIN, **{k: v[0] for k, v in spec._TREC_CUT.items()}}
+    assert len({k.lower() for k in trec}) == len(trec)
+    for name, family in trec.items():
+        if name.lower() in spec._IRM_NAMES:
+            assert spec._IRM_NAMES[name.lower()] == family, name
+    # parameter names are matched in lower case: they must all be lower case
+    assert all(k == k.lower() for fam in CATALOG.values() for k in fam.params)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        ("mapp", ["map", "AP"]),
+        ("MAPP@10", ["map", "AP"]),
+        ("ndgc@10", ["nDCG"]),
+        ("recip_rnk", ["recip_rank", "RR"]),
+        ("ndcg_cutt_10", ["ndcg_cut", "nDCG"]),
+    ],
+)
+def test_unknown_names_get_a_suggestion(text: str, fragments: list[str]) -> None:
+    with pytest.raises(MeasureError) as info:
+        parse_measures(text)
+    message = str(info.value)
+    assert "did you mean" in message
+    for fragment in fragments:
+        assert fragment.lower() in message.lower() if fragment == "map" else fragment in message
+
+
+def test_cli_eval_prints_the_canonical_spelling() -> None:
+    from typer.testing import CliRunner
+
+    from irbench.cli.app import app
+    from irbench.datasets.dataset import embedded_dir
+
+    demo = embedded_dir("demo") / "dl19-passage"
+    args = ["eval", str(demo / "qrels.txt.gz"), str(demo / "runs" / "bm25.run.gz")]
+    result = CliRunner().invoke(app, [*args, "-m", "mrr@10", "-m", "ndcg_cut_10", "-f", "tsv"])
+    assert result.exit_code == 0, result.output
+    header, *lines = result.stdout.splitlines()
+    column = header.split("\t").index("measure")
+    measures = {line.split("\t")[column] for line in lines}
+    assert measures == {"RR@10", "nDCG@10"}
+    bad = CliRunner().invoke(app, [*args, "-m", "mapp"])
+    assert bad.exit_code == 2
+    assert "AP" in bad.output and "did you mean" in bad.output
+
+
+@pytest.mark.parametrize(("text", "family"), [("p", "P"), ("R", "R"), ("mrr@10", "RR")])
+def test_cli_measures_finds_a_family_in_any_spelling(text: str, family: str) -> None:
+    from typer.testing import CliRunner
+
+    from irbench.cli.app import app
+
+    result = CliRunner().invoke(app, ["measures", text])
+    assert result.exit_code == 0, result.output
+    assert CATALOG[family].title in result.output

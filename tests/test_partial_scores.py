@@ -52,9 +52,9 @@ def test_every_family_is_covered() -> None:
     [{}, {"complete": True}, {"judged_only": True}, {"max_results": 50, "rel_level": 2}],
     ids=["default", "c", "J", "M50-l2"],
 )
-def test_shards_merge_bit_identical(shared_data: Path, opts: dict[str, object]) -> None:
-    qrels = shared_data / "trec-dl" / "qrels.dl19-passage.txt"
-    run = read_run(shared_data / "runs-rank_llm" / "BM25" / "trec_results_dl19.txt")
+def test_shards_merge_bit_identical(dl19_data: Path, opts: dict[str, object]) -> None:
+    qrels = dl19_data / "trec-dl" / "qrels.dl19-passage.txt"
+    run = read_run(dl19_data / "runs-rank_llm" / "BM25" / "trec_results_dl19.txt")
     ev = Evaluator(qrels, MEASURES, **opts)  # type: ignore[arg-type]
     whole = ev.score(run, name="r")
     # drop some qrels queries from the run so -c has missing queries to score
@@ -72,9 +72,9 @@ def test_shards_merge_bit_identical(shared_data: Path, opts: dict[str, object]) 
         assert sharded.num_qrels_queries_missing == whole.num_qrels_queries_missing
 
 
-def test_a_query_in_two_parts_is_refused(shared_data: Path) -> None:
-    qrels = shared_data / "trec-dl" / "qrels.dl19-passage.txt"
-    run = read_run(shared_data / "runs-rank_llm" / "BM25" / "trec_results_dl19.txt")
+def test_a_query_in_two_parts_is_refused(dl19_data: Path) -> None:
+    qrels = dl19_data / "trec-dl" / "qrels.dl19-passage.txt"
+    run = read_run(dl19_data / "runs-rank_llm" / "BM25" / "trec_results_dl19.txt")
     ev = Evaluator(qrels, ["AP"])
     half = run.num_rows // 2
     a, b = ev.score_part(run.slice(0, half)), ev.score_part(run.slice(half))

@@ -25,10 +25,10 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def dl19(shared_data: Path) -> tuple[Path, Path]:
+def dl19(dl19_data: Path) -> tuple[Path, Path]:
     return (
-        shared_data / "trec-dl" / "qrels.dl19-passage.txt",
-        shared_data / "runs-rank_llm" / "BM25" / "trec_results_dl19.txt",
+        dl19_data / "trec-dl" / "qrels.dl19-passage.txt",
+        dl19_data / "runs-rank_llm" / "BM25" / "trec_results_dl19.txt",
     )
 
 
@@ -61,9 +61,9 @@ def _lines(path: Path) -> list[bytes]:
 
 @pytest.mark.parametrize("complete", [False, True], ids=["default", "c"])
 @pytest.mark.parametrize("system", ["BM25", "SPLADE_P_P_ENSEMBLE_DISTIL"])
-def test_stream_equals_whole_file_dl19(shared_data: Path, system: str, complete: bool) -> None:
-    qrels = shared_data / "trec-dl" / "qrels.dl19-passage.txt"
-    run = shared_data / "runs-rank_llm" / system / "trec_results_dl19.txt"
+def test_stream_equals_whole_file_dl19(dl19_data: Path, system: str, complete: bool) -> None:
+    qrels = dl19_data / "trec-dl" / "qrels.dl19-passage.txt"
+    run = dl19_data / "runs-rank_llm" / system / "trec_results_dl19.txt"
     ev = Evaluator(qrels, MEASURES, complete=complete)
     assert len(list(iter_query_chunks(run, chunk_bytes=3000))) > 20
     _assert_same(_quiet_score(ev, run, stream=True, chunk_bytes=3000), _quiet_score(ev, run))

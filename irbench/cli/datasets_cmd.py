@@ -70,7 +70,7 @@ def list_command(
     ] = None,
     fmt: Annotated[InfoFormat, typer.Option("--format", "-f")] = InfoFormat.table,
 ) -> None:
-    """List every dataset id irbench knows."""
+    """List every dataset id irbench knows (tab-separated plain text when piped)."""
     from irbench.datasets import list_specs
 
     specs = list_specs(family)
@@ -87,14 +87,32 @@ def list_command(
         ]
         typer.echo(json.dumps(rows, indent=1))
         return
+    listing = [(s.id, s.family, _SOURCES[s.backend], s.title) for s in specs]
+    if not sys.stdout.isatty():  # a pipe or a file: plain text, one dataset a line
+        for row in listing:
+            typer.echo("\t".join(row))
+        return
     from rich.console import Console
+
+    Console().print(_list_table(listing))
+
+
+_SOURCES = {"irds": "ir_datasets", "native": "irbench", "embedded": "built in"}
+
+
+def _list_table(rows: list[tuple[str, str, str, str]]) -> Any:
+    """The terminal listing: ids, families and sources never cut; descriptions wrap."""
     from rich.table import Table
 
-    table = Table("id", "family", "source", "description", box=None)
-    for s in specs:
-        source = {"irds": "ir_datasets", "native": "irbench", "embedded": "built in"}[s.backend]
-        table.add_row(s.id, s.family, source, s.title)
-    Console().print(table)
+    table = Table(box=None)
+    widest = max((len(r[0]) for r in rows), default=2)
+    table.add_column("id", no_wrap=True, min_width=widest)
+    table.add_column("family", no_wrap=True)
+    table.add_column("source", no_wrap=True)
+    table.add_column("description", overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    return table
 
 
 @app.command("info")
@@ -105,14 +123,21 @@ def info_command(
         bool, typer.Option("--docs/--no-docs", help="Count the corpus (builds its cache once).")
     ] = True,
     cache_dir: CacheDir = None,
-    offline: Offline = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Accepted for symmetry: info never downloads.")
+    ] = True,
 ) -> None:
-    """Counts of queries, qrels and docs, the cache path, and where the source files are."""
+    """Counts of queries, qrels and docs, the cache path, and where the source files are.
+
+    Never downloads: a part whose files are not on disk (nor in the cache) is listed as
+    missing, with the path to put each file at. Counts come from the cache, or from the files
+    on disk (building the cache once).
+    """
     from irbench.datasets import load_dataset
     from irbench.errors import DatasetFilesMissingError
 
     with user_errors():
-        ds = load_dataset(dataset_id, cache_dir=cache_dir, offline=offline or None)
+        ds = load_dataset(dataset_id, cache_dir=cache_dir, offline=True)
         info: dict[str, Any] = {"id": ds.id, "title": ds.spec.title, "backend": ds.spec.backend}
         missing: dict[str, list[dict[str, str]]] = {}
         for part in ("queries", "qrels", "docs"):
@@ -122,8 +147,6 @@ def info_command(
             try:
                 info[part] = ds.count(part)
             except DatasetFilesMissingError as exc:
-                if part != "docs":
-                    raise
                 missing[part] = [{"path": p, "what": w} for p, w in exc.missing]
         info["cache"] = str(ds.cache_path())
         info["files"] = {

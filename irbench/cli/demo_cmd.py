@@ -110,6 +110,13 @@ def _compare(scores: list[Any], measures: list[Any]) -> Any:
     )
 
 
+def demo_runs(root: Path) -> list[Path]:
+    """The demo's run files, the baseline (``bm25``) first, then the others by name (a plain
+    sort of the file names would put ``bm25-rm3.run.gz`` before ``bm25.run.gz``)."""
+    runs = sorted((root / "runs").glob("*.run.gz"), key=lambda p: p.name.removesuffix(".run.gz"))
+    return sorted(runs, key=lambda p: p.name != "bm25.run.gz")
+
+
 def _dl19(console: Any) -> None:
     from irbench.cli.compare_cmd import print_table
     from irbench.cli.eval_cmd import _print_table
@@ -118,7 +125,7 @@ def _dl19(console: Any) -> None:
     from irbench.io import read_run
 
     root = demo_dir()
-    runs = sorted((root / "runs").glob("*.run.gz"))
+    runs = demo_runs(root)
     console.print(
         f"[bold]TREC DL 2019 passage[/]: {len(runs)} runs, qrels {root / 'qrels.txt.gz'}\n"
         "[dim]MAP, RR and R use grade >= 2 as relevant, as the track does; nDCG uses the grades.[/]"

@@ -17,16 +17,14 @@ def measures_command(
     from rich.table import Table
 
     from irbench.cli.common import user_errors
-    from irbench.measures import CATALOG, parse_measure
+    from irbench.measures import CATALOG
+    from irbench.measures.spec import family_name
 
     console = Console()
     families = list(CATALOG.values())
     if name:
         with user_errors():
-            fam_name = parse_measure(name).name if "@" in name or "(" in name else name
-            if fam_name not in CATALOG:
-                fam_name = parse_measure(name).name
-        families = [CATALOG[fam_name]]
+            families = [CATALOG[family_name(name)]]
     table = Table(show_lines=True, header_style="bold")
     table.add_column("measure", style="cyan", no_wrap=True)
     table.add_column("definition")

@@ -200,6 +200,15 @@ class Dataset:
 
         ds = self._irds_dataset()
         irds.guard_migrations(ds)
+        if self.offline:
+            with irds.no_downloads(self.id, part):
+                yield from self._build_irds(part, files, ds)
+        else:
+            yield from self._build_irds(part, files, ds)
+
+    def _build_irds(self, part: str, files: list[SourceFile], ds: Any) -> Iterator[pa.RecordBatch]:
+        from irbench.datasets import irds
+
         if part == "queries":
             yield from irds.queries_table(self.id, ds, files).to_batches()
         elif part == "qrels":

@@ -58,10 +58,21 @@ def _with_null_title(batch: pa.RecordBatch) -> pa.RecordBatch:
     )
 
 
+def _is_empty(path: Path, packing: str) -> bool:
+    if packing != "gzip":
+        return path.stat().st_size == 0
+    import gzip
+
+    with gzip.open(path, "rb") as handle:
+        return not handle.read(1)
+
+
 def tsv_docs_batches(path: Path, packing: str = "") -> Iterator[pa.RecordBatch]:
     """Stream ``docid<TAB>text`` lines (plain or gzip) as record batches in ``DOCS_SCHEMA``."""
     import pyarrow.csv as pcsv
 
+    if _is_empty(Path(path), packing):  # no documents: no batches (pyarrow refuses it)
+        return
     stream = pa.input_stream(str(path), compression="gzip" if packing == "gzip" else None)
     reader = pcsv.open_csv(
         stream,

@@ -9,6 +9,13 @@ lives under ``IR_DATASETS_HOME`` and how to parse it. We ask it three things:
 * :func:`guard_migrations` writes the ``irds_version.txt`` files its ``Migrator`` expects next
   to files that already exist (without it, ir_datasets *deletes* a hand-placed
   ``msmarco-passage/collection.tsv`` on first use);
+* :func:`no_downloads` makes any download ir_datasets would start an error naming the file.
+
+A ``Migrator`` runs its migration (deleting its "affected files" when the version file is
+missing or old) on the first *call* of any method reached through it, ``docs_handler()``
+included (``Migrator.__getattr__`` wraps every callable). So nothing here calls a method
+through a ``Migrator``: handlers are found by walking ``Dataset._constituents`` and unwrapping
+each ``Migrator`` by its ``_wrapped`` attribute (``vars``, which bypasses ``__getattr__``).
 * the ``*_iter`` functions for queries, qrels and (when we cannot read the corpus straight into
   Arrow) docs.
 """
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +39,7 @@ __all__ = [
     "guard_migrations",
     "home",
     "load",
+    "no_downloads",
     "part_files",
     "qrels_table",
     "queries_table",
@@ -135,10 +144,32 @@ def _rebind(irds_id: str) -> None:
         raise
 
 
+def _unwrap(obj: Any) -> Any:
+    """The object a chain of ``Migrator`` wraps, reached without calling through them."""
+    from ir_datasets.util import Migrator
+
+    while isinstance(obj, Migrator):
+        obj = vars(obj)["_wrapped"]
+    return obj
+
+
 def _handler(ds: Any, part: str) -> Any | None:
-    if not getattr(ds, f"has_{part}")():
-        return None
-    return getattr(ds, f"{part}_handler")()
+    """``ds.<part>_handler()`` as ``Dataset.__getattr__`` resolves it (first constituent that
+    has it), but without calling through a ``Migrator``, which would run its migration."""
+    attr = f"{part}_handler"
+    constituents = vars(ds).get("_constituents") if hasattr(ds, "__dict__") else None
+    if constituents is None:
+        obj = _unwrap(ds)
+        return getattr(obj, attr)() if hasattr(obj, attr) else None
+    for item in constituents:
+        obj = _unwrap(item)
+        if vars(obj).get("_constituents") is not None:  # a nested Dataset
+            found = _handler(obj, part)
+            if found is not None:
+                return found
+        elif hasattr(obj, attr):
+            return getattr(obj, attr)()
+    return None
 
 
 def part_files(ds: Any, part: str) -> list[SourceFile]:
@@ -198,23 +229,96 @@ def _walk(
         _walk(value, packing, member, seen, out, fmt)
 
 
-def guard_migrations(ds: Any) -> None:
-    """Write the version files ir_datasets' ``Migrator`` wants beside files that already exist.
-
-    A ``Migrator`` deletes its "affected files" when its version file is missing or old; for
-    files a user placed by hand (or ``irbench datasets import`` placed) that is data loss.
-    """
+def _migrators(obj: Any, seen: set[int], out: list[Any]) -> None:
+    """Every ``Migrator`` in an ir_datasets object graph (walked with ``vars``)."""
     from ir_datasets.util import Migrator
 
-    for part in ("docs", "queries", "qrels"):
-        handler = _handler(ds, part)
-        obj = handler
-        while isinstance(obj, Migrator):
-            version_file = Path(obj._version_file)
-            if not version_file.exists():
-                version_file.parent.mkdir(parents=True, exist_ok=True)
-                version_file.write_text(obj._version)
-            obj = obj._wrapped
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, (list, tuple)):
+        for item in obj:
+            _migrators(item, seen, out)
+        return
+    if isinstance(obj, dict):
+        for item in obj.values():
+            _migrators(item, seen, out)
+        return
+    if not (type(obj).__module__ or "").startswith("ir_datasets") or not hasattr(obj, "__dict__"):
+        return
+    if isinstance(obj, Migrator):
+        out.append(obj)
+    for value in vars(obj).values():
+        _migrators(value, seen, out)
+
+
+def guard_migrations(ds: Any) -> None:
+    """Make sure no ``Migrator`` of *ds* will delete a file that is on disk.
+
+    A ``Migrator`` deletes its "affected files" when its version file is missing or holds
+    another version; for files a user placed by hand (or ``irbench datasets import`` placed)
+    that is data loss. A missing version file is written (the files are taken as current); a
+    different version with affected files present is refused with the files named, and
+    nothing is deleted.
+    """
+    found: list[Any] = []
+    _migrators(ds, set(), found)
+    for migrator in found:
+        state = vars(migrator)
+        present = [Path(f) for f in state["_affected_files"] if os.path.exists(f)]
+        if not present:
+            continue
+        version_file = Path(state["_version_file"])
+        if not version_file.exists():
+            version_file.parent.mkdir(parents=True, exist_ok=True)
+            version_file.write_text(state["_version"])
+        elif version_file.read_text() != state["_version"]:
+            raise DatasetError(
+                f"ir_datasets would delete {', '.join(map(str, present))} to migrate them to "
+                f"{state['_version']!r} ({version_file} says {version_file.read_text()!r}); "
+                "irbench never deletes your files: re-import them with `irbench datasets "
+                f"import`, or write {state['_version']!r} into {version_file} if they are current"
+            )
+
+
+@contextmanager
+def no_downloads(ds_id: str, part: str) -> Iterator[None]:
+    """Within the block, a download ir_datasets starts raises
+    :class:`DatasetFilesMissingError` naming the file it wanted (no network, no chatter)."""
+    from ir_datasets.util import Download
+
+    original, original_stream = Download.path, Download.stream
+
+    def refuse(self: Any) -> DatasetFilesMissingError:
+        cache = vars(self).get("_cache_path")
+        if not cache:
+            return DatasetFilesMissingError(
+                f"{ds_id}: the {part} need a download, and irbench does not download here", []
+            )
+        return missing_error(ds_id, part, [SourceFile(Path(cache), "file ir_datasets downloads")])
+
+    def path(self: Any, force: bool = True) -> Any:
+        cache = vars(self).get("_cache_path")
+        if vars(self).get("_path") is not None or not force:
+            return original(self, force)
+        if cache is not None and os.path.exists(cache) and cache != os.devnull:
+            return original(self, force)
+        raise refuse(self)
+
+    @contextmanager
+    def stream(self: Any) -> Iterator[Any]:
+        if vars(self).get("_stream"):  # streamed straight from a mirror
+            raise refuse(self)
+        with original_stream(self) as handle:
+            yield handle
+
+    Download.path = path
+    Download.stream = stream
+    try:
+        yield
+    finally:
+        Download.path = original
+        Download.stream = original_stream
 
 
 def check_files(ds_id: str, files: list[SourceFile], part: str) -> None:

@@ -4,6 +4,16 @@ A :class:`Measure` is an immutable, hashable value such as ``nDCG@10`` or ``AP(r
 canonical string is ir_measures' syntax with parameters in alphabetical order and default values
 left out, so ``parse_measure(str(m)) == m`` always holds. :func:`parse_measures` also accepts
 trec_eval names (``ndcg_cut.10``, ``P.5,10``, ``map``) and ir_measures measure objects.
+
+Names are looked up without regard to case (``ndcg@10``, ``mrr@10``, ``recip_rank``, ``p_10``
+all work) and printed in the canonical spelling. The rule, which leaves nothing ambiguous: a bare
+name is first looked up among trec_eval's names (``P``, ``recall`` and ``success`` alone expand to
+trec_eval's default cutoffs, as ``trec_eval -m P`` does), then among ir_measures' families and
+aliases (``MAP``, ``MRR``, ``NDCG``, ``Precision``, ``Recall``...). Lower-cased, each table's names
+are distinct, and a name found in both tables means the same family in both (``map`` is AP,
+``ndcg`` is nDCG), which tests/test_measures.py checks. Parameter names (``rel``, ``p``,
+``beta``...) are all lower case and also matched without regard to case; parameter values (such
+as ``dcg='exp-log2'``) are taken as written.
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ from typing import Any
 from irbench.errors import MeasureError
 from irbench.measures.catalog import CATALOG, Family
 
-__all__ = ["Measure", "parse_measure", "parse_measures", "trec_eval_name"]
+__all__ = ["Measure", "family_name", "parse_measure", "parse_measures", "trec_eval_name"]
 
 Gains = tuple[tuple[int, float], ...]
 
@@ -35,6 +45,25 @@ _ALIASES = {
     "IPrec11": "IPrecAvg",
     "SetRelP": "SetP",
 }
+
+
+# ir_measures' own aliases (measures.register(..., aliases)) plus a few common spellings.
+_NUMRELRET = "NumRelRet"  # ir_measures' NumRelRet is irbench's NumRet(rel=1)
+
+
+def _lower_table(names: dict[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in names.items()}
+
+
+# Lower-cased ir_measures name (family or alias) -> canonical family name.
+_IRM_NAMES = _lower_table({**{name: name for name in CATALOG}, **_ALIASES, _NUMRELRET: _NUMRELRET})
+
+
+def _canonical_name(name: str) -> str:
+    """The canonical family for an ir_measures name or alias in any case (unknown: as given)."""
+    if name in CATALOG:
+        return name
+    return _IRM_NAMES.get(name.lower(), name)
 
 
 def _fmt_number(x: float | int) -> str:
@@ -126,12 +155,33 @@ class Measure:
         return f"Measure({str(self)!r})"
 
 
+def _suggestion_names() -> dict[str, tuple[str, str]]:
+    """Lower-cased name -> (spelling shown, canonical family) for every name irbench accepts."""
+    out: dict[str, tuple[str, str]] = {}
+    for name in CATALOG:
+        out[name.lower()] = (name, name)
+    for alias, family in _ALIASES.items():
+        out.setdefault(alias.lower(), (alias, family))
+    for trec, family in _TREC_PLAIN.items():
+        out.setdefault(trec.lower(), (trec, family))
+    for trec, (family, _) in _TREC_CUT.items():
+        out.setdefault(trec.lower(), (trec, family))
+    return out
+
+
 def _unknown(name: str) -> str:
+    """An error message for an unknown measure name, with close matches among every name
+    (canonical, ir_measures alias or trec_eval), compared in lower case."""
     import difflib
 
-    names = sorted(CATALOG) + sorted(_ALIASES)
-    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    names = _suggestion_names()
+    close = difflib.get_close_matches(name.lower(), list(names), n=4, cutoff=0.5)
+    shown: dict[str, str] = {}
+    for key in close:
+        spelled, family = names[key]
+        text = family if spelled.lower() == family.lower() else f"{spelled} (= {family})"
+        shown.setdefault(family, text)
+    hint = f"; did you mean {', '.join(list(shown.values())[:3])}?" if shown else ""
     return f"unknown measure {name!r}{hint} (`irbench measures` lists them all)"
 
 
@@ -272,13 +322,12 @@ class _Parser:
         raise MeasureError(f"cannot parse measure {self.text!r}: unexpected {text!r}")
 
     def measure(self) -> Measure:
-        name = self.take("name")
-        name = _ALIASES.get(name, name)
+        name = _canonical_name(self.take("name"))
         params: list[tuple[str, Any]] = []
         if self.peek() == ("sym", "("):
             self.i += 1
             while self.peek() != ("sym", ")"):
-                key = self.take("name")
+                key = self.take("name").lower()  # every parameter name is lower case
                 self.take("sym", "=")
                 params.append((key, self.value()))
                 if self.peek() == ("sym", ","):
@@ -292,13 +341,14 @@ class _Parser:
             cutoff = _number(self.take("num"))
         if self.peek() is not None:
             raise MeasureError(f"cannot parse measure {self.text!r}: trailing {self.peek()[1]!r}")  # type: ignore[index]
-        if name == "NumRelRet":
+        if name == _NUMRELRET:
             name, params = "NumRet", [*params, ("rel", dict(params).get("rel", 1))]
         return Measure(name, cutoff, tuple(params))
 
 
 def parse_measure(text: str) -> Measure:
-    """Parse one measure in ir_measures syntax, e.g. ``"nDCG@10"`` or ``"P(rel=2)@5"``.
+    """Parse one measure in ir_measures syntax, e.g. ``"nDCG@10"`` or ``"P(rel=2)@5"``, or a
+    trec_eval name that names one measure (``"ndcg_cut_10"``, ``"recip_rank"``), in any case.
 
     Raises
     ------
@@ -307,6 +357,9 @@ def parse_measure(text: str) -> Measure:
     """
     if not isinstance(text, str):
         raise MeasureError(f"a measure must be a string, got {type(text).__name__}")
+    trec = _parse_trec(text.strip())
+    if trec is not None and len(trec) == 1:  # a trec_eval name of one measure: recip_rank, P_10
+        return trec[0]
     return _Parser(text).measure()
 
 
@@ -367,17 +420,43 @@ _TREC_ALL = [
 ]
 
 
+_TREC_PLAIN_LOWER = _lower_table(_TREC_PLAIN)
+_TREC_CUT_LOWER = {k.lower(): v for k, v in _TREC_CUT.items()}
+# trec_eval's output names (ndcg_cut_10, P_10, iprec_at_recall_0.10): NAME_CUT[,CUT...], the form
+# `--format trec` prints and pytrec_eval / ir_measures' parse_trec_measure accept.
+_TREC_UNDERSCORE = re.compile(
+    r"(?P<name>"
+    + "|".join(re.escape(k) for k in sorted(_TREC_CUT_LOWER, key=len, reverse=True))
+    + r")_(?P<cuts>\d+(?:\.\d+)?(?:,\d+(?:\.\d+)?)*)",
+    re.IGNORECASE,
+)
+
+
+def _trec_cuts(text: str, name: str, rest: str) -> list[Measure]:
+    family, _ = _TREC_CUT_LOWER[name.lower()]
+    try:
+        cuts = [_number(c) for c in rest.split(",") if c]
+    except ValueError:
+        raise MeasureError(f"trec_eval measure {text!r}: cutoffs must be numbers") from None
+    return [Measure(family, c) for c in cuts]
+
+
 def _parse_trec(text: str) -> list[Measure] | None:
-    if text in ("official", "all_trec"):
+    """trec_eval's name ``text`` (any case) as measures, or None if it is not one."""
+    lower = text.lower()
+    if lower in ("official", "all_trec"):
         out: list[Measure] = []
-        for name in _TREC_OFFICIAL if text == "official" else _TREC_ALL:
+        for name in _TREC_OFFICIAL if lower == "official" else _TREC_ALL:
             out.extend(_parse_trec(name) or [])
         return out
-    if text == "num_rel_ret":
+    if lower == "num_rel_ret":
         return [Measure("NumRet", params=(("rel", 1),))]
-    name, dot, rest = text.partition(".")
-    if name in _TREC_PLAIN and not dot:
-        return [Measure(_TREC_PLAIN[name])]
+    underscore = _TREC_UNDERSCORE.fullmatch(text)
+    if underscore:
+        return _trec_cuts(text, underscore["name"], underscore["cuts"])
+    name, dot, rest = lower.partition(".")
+    if name in _TREC_PLAIN_LOWER and not dot:
+        return [Measure(_TREC_PLAIN_LOWER[name])]
     if name == "ndcg" and dot:
         gains = {}
         for pair in rest.split(","):
@@ -386,15 +465,11 @@ def _parse_trec(text: str) -> list[Measure] | None:
                 raise MeasureError(f"trec_eval measure {text!r}: ndcg takes level=gain pairs")
             gains[int(level)] = float(gain)
         return [Measure("nDCG", params=(("gains", gains),))]
-    if name in _TREC_CUT:
-        family, defaults = _TREC_CUT[name]
+    if name in _TREC_CUT_LOWER:
         if not dot:
+            family, defaults = _TREC_CUT_LOWER[name]
             return [Measure(family, c) for c in defaults]
-        try:
-            cuts = [_number(c) for c in rest.split(",") if c]
-        except ValueError:
-            raise MeasureError(f"trec_eval measure {text!r}: cutoffs must be numbers") from None
-        return [Measure(family, c) for c in cuts]
+        return _trec_cuts(text, name, rest)
     return None
 
 
@@ -418,12 +493,12 @@ def trec_eval_name(measure: Measure) -> str | None:
 
 def _from_object(obj: Any) -> Measure:
     """Convert an ir_measures measure object (anything with NAME and params)."""
-    name = _ALIASES.get(obj.NAME, obj.NAME)
+    name = _canonical_name(obj.NAME)
     params = dict(getattr(obj, "params", {}) or {})
     cutoff = params.pop("cutoff", None)
     if name == "IPrec":
         cutoff = params.pop("recall", cutoff)
-    if name == "NumRelRet":
+    if name == _NUMRELRET:
         name = "NumRet"
     return Measure(name, cutoff, tuple(params.items()))
 
@@ -450,6 +525,15 @@ def parse_measures(specs: str | Measure | Any | Iterable[Any]) -> list[Measure]:
         else:
             raise MeasureError(f"cannot read {spec!r} as a measure")
     return list(dict.fromkeys(out))
+
+
+def family_name(text: str) -> str:
+    """The canonical family a name means, in any case and any accepted spelling: ``"p"``,
+    ``"mrr@10"``, ``"ndcg_cut_10"`` and ``"R"`` give ``"P"``, ``"RR"``, ``"nDCG"`` and ``"R"``."""
+    name = _canonical_name(text.strip())
+    if name in CATALOG:
+        return name
+    return parse_measures(text)[0].name
 
 
 def _split_top_level(text: str) -> list[str]:

@@ -55,7 +55,7 @@ def _display(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
     headers += [{"judged": "Judged@k", "unjudged_low": "unjudged range"}[c] for c in extra]
     headers[4] = f"{100 * (1 - board.alpha):g}% CI"
     rows = []
-    for r in board.table.itertuples(index=False):
+    for r in _ranked(board.table).itertuples(index=False):
         row = [
             r.dataset,
             r.run,
@@ -78,6 +78,20 @@ def _display(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
             row += [f"[{_f(r.unjudged_low)}, {_f(r.unjudged_high)}]"]
         rows.append(row)
     return headers, rows
+
+
+def _ranked(table: Any) -> Any:
+    """Rows by dataset (as given, the average last), then measure (as given), then value, best
+    first (every measure irbench computes is better when higher; NaN last), then run name."""
+    datasets = [d for d in dict.fromkeys(table["dataset"]) if d != AVERAGE] + [AVERAGE]
+    measures = list(dict.fromkeys(table["measure"]))
+    keys = table.assign(
+        _dataset=table["dataset"].map({d: i for i, d in enumerate(datasets)}),
+        _measure=table["measure"].map({m: i for i, m in enumerate(measures)}),
+        _value=-table["value"].astype(float).fillna(-math.inf),
+    )
+    order = keys.sort_values(["_dataset", "_measure", "_value", "run"], kind="stable").index
+    return table.loc[order]
 
 
 def _note(board: Leaderboard) -> str:
@@ -177,12 +191,15 @@ return (x>y?1:x<y?-1:0)*(asc?1:-1)});rows.forEach(r=>tb.appendChild(r))});"""
 
 
 def _svg_deltas(deltas: list[tuple[str, float]], width: int = 640, height: int = 120) -> str:
-    """Bar chart of per-query deltas, sorted; green up, red down; a title per bar."""
+    """Bar chart of per-query deltas, sorted; green up, red down; a title per bar. The scale
+    labels sit in a left margin of their own, right-aligned, so they never overlap a bar."""
     if not deltas:
         return ""
     deltas = sorted(deltas, key=lambda t: t[1], reverse=True)
     top = max(1e-12, max(abs(d) for _, d in deltas))
-    bw = width / len(deltas)
+    labels = (f"+{top:.3f}", f"-{top:.3f}")
+    margin = 8 + _FONT_PX * max(map(len, labels))  # 11 px digits are at most 7 px wide
+    bw = (width - margin) / len(deltas)
     mid = height / 2
     bars = []
     for i, (q, d) in enumerate(deltas):
@@ -190,16 +207,20 @@ def _svg_deltas(deltas: list[tuple[str, float]], width: int = 640, height: int =
         y = mid - h if d > 0 else mid
         color = "#2a9d3c" if d > 0 else "#c0392b"
         bars.append(
-            f'<rect x="{i * bw:.2f}" y="{y:.2f}" width="{max(bw - 1, 0.5):.2f}" '
+            f'<rect x="{margin + i * bw:.2f}" y="{y:.2f}" width="{max(bw - 1, 0.5):.2f}" '
             f'height="{h:.2f}" fill="{color}"><title>{html.escape(q)}: {d:+.4f}</title></rect>'
         )
+    x = margin - 4
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'role="img"><line x1="0" y1="{mid}" x2="{width}" y2="{mid}" stroke="#999"/>'
+        f'role="img"><line x1="{margin}" y1="{mid}" x2="{width}" y2="{mid}" stroke="#999"/>'
         + "".join(bars)
-        + f'<text x="2" y="12" font-size="11">+{top:.3f}</text>'
-        f'<text x="2" y="{height - 3}" font-size="11">-{top:.3f}</text></svg>'
+        + f'<text x="{x}" y="12" font-size="11" text-anchor="end">{labels[0]}</text>'
+        f'<text x="{x}" y="{height - 3}" font-size="11" text-anchor="end">{labels[1]}</text></svg>'
     )
+
+
+_FONT_PX = 7
 
 
 def _html_table(headers: list[str], rows: list[list[str]], sortable: bool = True) -> str:
@@ -241,7 +262,7 @@ def leaderboard_html(board: Leaderboard) -> str:
                     deltas = [(q, cur[q] - old[q]) for q in old if q in cur]
                     up, down = top_deltas(cur, old, k=3)
                     parts.append(
-                        f"<details><summary>{html.escape(ds.name)} / {html.escape(run.name)} / "
+                        f"<details open><summary>{html.escape(ds.name)} / {html.escape(run.name)} / "
                         f"{html.escape(str(m))}: most improved {html.escape(_qlist(up))}; most "
                         f"regressed {html.escape(_qlist(down))}</summary>"
                         f"{_svg_deltas(deltas)}</details>"
