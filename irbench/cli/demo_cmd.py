@@ -44,7 +44,7 @@ def demo_command(
 def _vaswani(console: Any, output: Path, cache_dir: Path | None) -> None:
     from irbench.cli.compare_cmd import print_table
     from irbench.cli.eval_cmd import _print_table
-    from irbench.cli.run_cmd import rich_progress
+    from irbench.cli.run_cmd import _fused_output, rich_progress
     from irbench.io import read_run
     from irbench.io.atomic import atomic_text_writer
     from irbench.rankers.runner import fuse_runs, run_ranker
@@ -68,8 +68,10 @@ def _vaswani(console: Any, output: Path, cache_dir: Path | None) -> None:
                 progress=progress,
             )
             paths[ranker] = output / f"vaswani-{ranker}.run"
-    fuse_runs([paths["bm25"], paths["dense"]], "rrf", output=output / "vaswani-rrf.run")
-    paths["rrf"] = output / "vaswani-rrf.run"
+    # the names `irbench run` gives: the demo rewrites its own runs, never other runs there
+    fused = output / _fused_output("rrf", [paths["bm25"], paths["dense"]]).name
+    fuse_runs([paths["bm25"], paths["dense"]], "rrf", output=fused)
+    paths["rrf"] = fused
     console.print(
         f"[dim]runs written to {output}/ with .meta.json sidecars "
         f"({time.perf_counter() - started:.1f} s)[/]"
