@@ -59,9 +59,9 @@ if len(sys.argv) > 3:
     print(json.dumps(means))
 """
 
-IRBENCH_IMPORTS = (
+IRBENCH_IMPORTS = (  # what `irbench eval` imports for a table to a pipe (rich only on a terminal)
     "import irbench.cli.app, irbench.cli.eval_cmd, irbench.engine, irbench.engine.streaming, "
-    "rich.console, rich.table"
+    "irbench.engine.engines, irbench.engine.naming"
 )
 
 
