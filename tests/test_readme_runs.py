@@ -112,5 +112,9 @@ def test_readme_make_runs_reproduces_the_readme_table(
     assert f"{demo_rrf} holds a run made another way (params.rrf_k: 10.0 there, 60.0 now)" in (
         message
     )
-    assert "--force" in message and "-o FILE" in message
+    assert "--force" in message and "elsewhere (-o)" in message
+    assert Path(demo_rrf).read_bytes() == made[demo_rrf]
+    res = CliRunner().invoke(app, ["demo", "--cache-dir", str(tmp_path / "cache"), "--force"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(sidecar.read_text())["params"]["rrf_k"] == 60.0
     assert Path(demo_rrf).read_bytes() == made[demo_rrf]

@@ -63,7 +63,7 @@ def test_a_run_made_another_way_is_not_replaced(
                                                       else []))  # fmt: skip
         assert code == 2, text
         assert f"error: {out} holds a run made another way ({differs}" in text
-        assert "pass --force" in text and "-o FILE" in text
+        assert "pass --force" in text and "elsewhere (-o)" in text
         assert out.read_bytes() == first and metadata_path(out).read_text() == first_meta
 
     queries.write_text("1\tmicrowave\n")  # other queries, same file name

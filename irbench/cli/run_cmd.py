@@ -21,9 +21,9 @@ EXAMPLES = """
   irbench run dense --dataset vaswani                         [dim]# static encoder, shipped[/]
   irbench run dense --dataset vaswani -p encoder=minilm       [dim]# needs irbench-eval\\[minilm][/]
   irbench run dense --dataset vaswani --rerank runs/vaswani-bm25.run --depth 100
-                                                  [dim]# -> runs/vaswani-dense-rerank-bm25-d100.run[/]
+      [dim]# -> runs/vaswani-dense-rerank-bm25-d100.run[/]
   irbench run rrf --input runs/vaswani-bm25.run --input runs/vaswani-dense.run
-                                                  [dim]# -> runs/vaswani-rrf-bm25+dense.run[/]
+      [dim]# -> runs/vaswani-rrf-bm25+dense.run[/]
   irbench run bm25 --dataset vaswani -p k1=1.2 -o runs/vaswani-bm25-k1.2.run
   irbench run combmnz -i a.run -i b.run -p norm=zscore -p weights=0.7,0.3
   irbench run --list                                          [dim]# rankers and their parameters[/]

@@ -387,10 +387,7 @@ def check_overwrite(
         return None
     if force:
         return f"replaced {path} (--force)"
-    fix = (
-        "pass --force (force=True in Python) to replace it, or -o FILE to write the new run "
-        "elsewhere"
-    )
+    fix = "pass --force (force=True in Python) to replace it, or write the new run elsewhere (-o)"
     sidecar = metadata_path(path)
     try:
         existing = json.loads(sidecar.read_text(encoding="utf-8"))
