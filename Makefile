@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip 2>&1 | grep -v "is ignored" || true
 	$(PY) -m pip install --quiet -e '.[dev]' 2>&1 | grep -v "is ignored" || true
 	$(PY) -c "import irbench, pyarrow, pytest, pytrec_eval" 
+	$(PY) -m compileall -q irbench  # bytecode now, or every start compiles irbench if PYTHONDONTWRITEBYTECODE is set
 	touch $(STAMP)
 
 setup: $(STAMP)

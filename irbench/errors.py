@@ -19,6 +19,7 @@ __all__ = [
     "MeasureError",
     "MissingFileError",
     "RankerError",
+    "RunExistsError",
     "RunNotGroupedError",
 ]
 
@@ -133,3 +134,8 @@ class RankerError(IrbenchError, ValueError):
 class DistributedError(IrbenchError, RuntimeError):
     """The Dask engine is unavailable, cannot reach its scheduler, or a task (a run, a shard)
     failed on the cluster. The message names the run or shard; no partial result is returned."""
+
+
+class RunExistsError(IrbenchError, FileExistsError):
+    """A run file would replace one made by another ranker, other parameters or other inputs
+    (its ``.meta.json`` sidecar says how it was made); ``force`` / ``--force`` replaces it."""

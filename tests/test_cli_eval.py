@@ -145,7 +145,7 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
     res = runner.invoke(app, ["demo", "-o", str(out), "--cache-dir", str(tmp_path / "cache")])
     assert res.exit_code == 0, res.output
     assert "bm25" in res.stdout and "repllama" in res.stdout and "nDCG@10" in res.stdout
-    for name in ("bm25", "dense", "rrf"):
+    for name in ("bm25", "dense", "rrf-bm25+dense"):  # the names `irbench run` gives them
         assert (out / f"vaswani-{name}.run").stat().st_size > 0
         assert (out / f"vaswani-{name}.run.meta.json").is_file()
     board = pd.read_csv(out / "leaderboard-vaswani.csv")

@@ -263,10 +263,51 @@ def test_not_grouped_run_is_refused_with_the_sort_command(
     assert err.first_lines[0] < err.first_lines[1] < line
     assert err.sort_command == f"LC_ALL=C sort -s -k1,1 {path} > {path}.grouped"
     assert err.sort_command in str(err) and f"{path}:{line}:" in str(err)
-    # within one chunk the rows of a query may be apart: same numbers as the whole file
+    # rows of a query apart within one chunk: refused too (whatever the chunk size), but the
+    # default path (Evaluator.score) scores them, with the numbers of the whole file
     lines = _lines(run)
     path.write_bytes(b"".join(lines[10:150] + lines[:10] + lines[150:]))
-    _assert_same(_quiet_score(ev, path, stream=True, chunk_bytes=1 << 20), _quiet_score(ev, path))
+    with pytest.raises(RunNotGroupedError) as info:
+        _quiet_score(ev, path, stream=True, chunk_bytes=1 << 20)
+    assert info.value.query_id == query and info.value.line == 141
+    assert info.value.first_lines == (1, 90)  # lines 1-90: its rows 11-100, then query 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _assert_same(ev.score(path), _quiet_score(ev, path))
+
+
+SMALL_QRELS = "1 0 a 1\n1 0 b 0\n2 0 c 2\n3 0 d 1\n"
+
+
+@pytest.mark.parametrize(
+    ("run_text", "query", "line", "first_lines"),
+    [
+        ("1 Q0 a 1 3 t\n2 Q0 c 1 2 t\n1 Q0 b 2 1 t\n", "1", 3, (1, 1)),
+        # a comment, a blank line and a query outside the qrels between the two blocks
+        ("# c\n2 Q0 c 1 2 t\n2 Q0 x 2 1 t\n\n9 Q0 z 1 1 t\n2 Q0 y 3 0 t\n", "2", 6, (2, 3)),
+    ],
+)
+def test_stream_refuses_a_small_interleaved_run(
+    tmp_path: Path, run_text: str, query: str, line: int, first_lines: tuple[int, int]
+) -> None:
+    """A run of a few lines (one chunk) whose query is interleaved is refused by --stream, as
+    the README says, with its lines; without --stream it is scored."""
+    qrels, run = tmp_path / "qrels.txt", tmp_path / "run.txt"
+    qrels.write_text(SMALL_QRELS)
+    run.write_text(run_text)
+    ev = Evaluator(qrels, ["AP"])
+    with pytest.raises(RunNotGroupedError) as info:
+        _quiet_score(ev, run, stream=True)
+    assert info.value.query_id == query and info.value.line == line
+    assert info.value.first_lines == first_lines
+    _assert_same(_quiet_score(ev, run), _quiet_score(ev, run))  # the default path scores it
+    result = runner.invoke(app, ["eval", str(qrels), str(run), "-m", "AP", "--stream"])
+    assert result.exit_code == 2
+    assert f"{run}:{line}:" in result.output and "not grouped by query" in result.output
+    assert runner.invoke(app, ["eval", str(qrels), str(run), "-m", "AP"]).exit_code == 0
+    # grouped (queries in any order, non-qrels queries interleaved among themselves): accepted
+    run.write_text("2 Q0 c 1 2 t\n7 Q0 z 1 1 t\n8 Q0 z 1 1 t\n7 Q0 y 1 1 t\n1 Q0 a 1 3 t\n")
+    assert _quiet_score(ev, run, stream=True).aggregates[ev.measures[0]] == 1.0
 
 
 @pytest.mark.parametrize("complete", [False, True])

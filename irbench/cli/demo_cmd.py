@@ -27,6 +27,10 @@ def demo_command(
     cache_dir: Annotated[
         Path | None, typer.Option("--cache-dir", help="Cache folder for indexes.")
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace runs in the folder that were made another way."),
+    ] = False,
 ) -> None:
     """The main job, offline: index the shipped Vaswani collection with BM25 and a static dense
     encoder, fuse them, evaluate, test and write a leaderboard; then score six real TREC DL
@@ -37,14 +41,14 @@ def demo_command(
 
     console = Console()
     with user_errors():
-        _vaswani(console, output, cache_dir)
+        _vaswani(console, output, cache_dir, force)
         _dl19(console)
 
 
-def _vaswani(console: Any, output: Path, cache_dir: Path | None) -> None:
+def _vaswani(console: Any, output: Path, cache_dir: Path | None, force: bool = False) -> None:
     from irbench.cli.compare_cmd import print_table
     from irbench.cli.eval_cmd import _print_table
-    from irbench.cli.run_cmd import rich_progress
+    from irbench.cli.run_cmd import _fused_output, rich_progress
     from irbench.io import read_run
     from irbench.io.atomic import atomic_text_writer
     from irbench.rankers.runner import fuse_runs, run_ranker
@@ -66,10 +70,13 @@ def _vaswani(console: Any, output: Path, cache_dir: Path | None) -> None:
                 output=output / f"vaswani-{ranker}.run",
                 cache_dir=cache_dir,
                 progress=progress,
+                force=force,
             )
             paths[ranker] = output / f"vaswani-{ranker}.run"
-    fuse_runs([paths["bm25"], paths["dense"]], "rrf", output=output / "vaswani-rrf.run")
-    paths["rrf"] = output / "vaswani-rrf.run"
+    # the names `irbench run` gives: the demo rewrites its own runs, never other runs there
+    fused = output / _fused_output("rrf", [paths["bm25"], paths["dense"]]).name
+    fuse_runs([paths["bm25"], paths["dense"]], "rrf", output=fused, force=force)
+    paths["rrf"] = fused
     console.print(
         f"[dim]runs written to {output}/ with .meta.json sidecars "
         f"({time.perf_counter() - started:.1f} s)[/]"

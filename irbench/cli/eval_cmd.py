@@ -303,6 +303,10 @@ def _write(
 def _print_table(
     scores: list[Any], measures: list[Any], per_query: bool, compat: str = "9"
 ) -> None:
+    plain = _plain_table(scores, measures, per_query, compat)
+    if plain is not None:  # a pipe or a file: the same text, without importing rich
+        sys.stdout.write(plain)
+        return
     from rich.console import Console
     from rich.table import Table
 
@@ -465,3 +469,61 @@ def _print_bounds_table(found: list[Any], measures: list[Any], per_query: bool) 
 
 def register(app: typer.Typer) -> None:
     app.command("eval", epilog=EXAMPLES, no_args_is_help=True)(eval_command)
+
+
+#: Characters a cell may hold for :func:`_plain_table`: printable ASCII that rich prints as it
+#: is (no markup ``[``, ``]``, ``\\``, no emoji codes ``:name:``).
+_PLAIN_CELL = frozenset(map(chr, range(0x20, 0x7F))) - set("[]\\:")
+
+
+def _plain_table(
+    scores: list[Any], measures: list[Any], per_query: bool, compat: str = "9"
+) -> str | None:
+    """The text :func:`_print_table` prints with rich when stdout is not a terminal, drawn
+    without importing rich (about a tenth of a small evaluation's start-up), or None where
+    rich must draw it: a terminal or forced colours/terminal, an encoding rich would draw
+    ASCII boxes for, cells with characters rich would interpret, or a table too wide for
+    rich's 160 columns. tests/test_cold_start.py checks it against rich, byte for byte."""
+    import os
+
+    env = os.environ
+    if (
+        sys.platform == "win32"
+        or sys.stdout.isatty()
+        or env.get("TTY_COMPATIBLE", "") not in ("", "0")
+        or env.get("FORCE_COLOR") is not None
+        or any(key in env for key in ("JUPYTER_COLUMNS", "JPY_PARENT_PID", "VSCODE_PID"))
+        or not (getattr(sys.stdout, "encoding", None) or "utf-8").lower().startswith("utf")
+    ):
+        return None
+    header = ["run", *(["query"] if per_query else []), *map(str, measures)]
+    if any(not _PLAIN_CELL.issuperset(cell) for cell in header):
+        return None
+    rows: list[list[str]] = []
+    for s in scores:
+        if per_query:
+            qids = s.query_ids.to_pylist()
+            for i, q in enumerate(qids):
+                rows.append([s.run, q, *(fmt_value(float(s.values[m][i])) for m in measures)])
+        cells = [fmt_value(s.aggregates[m]) for m in measures]
+        rows.append([s.run, "all", *cells] if per_query else [s.run, *cells])
+    if any(not _PLAIN_CELL.issuperset(cell) for row in rows for cell in row):
+        return None
+    widths = [max(len(row[c]) for row in [header, *rows]) for c in range(len(header))]
+    if sum(widths) + 3 * len(widths) - 1 >= 160:
+        return None
+    left = 2 if per_query else 1  # run (and query) columns are left-justified
+
+    def line(cells: list[str], bar: str) -> str:
+        return bar.join(
+            f" {cell.ljust(w) if c < left else cell.rjust(w)} "
+            for c, (cell, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
+    nq = "/".join(map(str, sorted({len(s.query_ids) for s in scores})))
+    footer = f"{nq} queries; best value per measure in green; {semantics_note(compat)}"
+    if len(footer) >= 160:
+        return None
+    lines = [line(header, "┃"), "╇".join("━" * (w + 2) for w in widths)]
+    lines += [line(row, "│") for row in rows]
+    return "\n".join([*lines, footer, ""])

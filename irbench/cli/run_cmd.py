@@ -21,7 +21,10 @@ EXAMPLES = """
   irbench run dense --dataset vaswani                         [dim]# static encoder, shipped[/]
   irbench run dense --dataset vaswani -p encoder=minilm       [dim]# needs irbench-eval\\[minilm][/]
   irbench run dense --dataset vaswani --rerank runs/vaswani-bm25.run --depth 100
+      [dim]# -> runs/vaswani-dense-rerank-bm25-d100.run[/]
   irbench run rrf --input runs/vaswani-bm25.run --input runs/vaswani-dense.run
+      [dim]# -> runs/vaswani-rrf-bm25+dense.run[/]
+  irbench run bm25 --dataset vaswani -p k1=1.2 -o runs/vaswani-bm25-k1.2.run
   irbench run combmnz -i a.run -i b.run -p norm=zscore -p weights=0.7,0.3
   irbench run --list                                          [dim]# rankers and their parameters[/]
   irbench run bm25 -d vaswani --engine dask --workers 4       [dim]# query shards, local cluster[/]
@@ -31,6 +34,9 @@ Rankers index the dataset's corpus once; the index is cached under
 qrels_cache/indexes/ (or --cache-dir) and rebuilt only when the corpus or an index
 parameter changes. Each run file gets a sidecar RUN.meta.json recording the ranker, its
 parameters, the dataset, input fingerprints, the irbench version and the wall time.
+Runs are results: an existing run file made by another ranker, other parameters or other
+inputs (as its sidecar says) is never replaced unless --force; give -o another file instead.
+Rewriting a run made the same way is fine.
 Fusion (rrf, combsum, combmnz) takes two or more --input runs; parameters: rrf_k (60),
 norm (minmax|zscore|sum|none), weights (comma-separated), depth (use each run's top n).
 
@@ -120,9 +126,40 @@ def _parse_params(items: list[str]) -> dict[str, str]:
     return params
 
 
-def _default_output(ranker: str, dataset: str | None) -> Path:
-    stem = ranker if dataset is None else f"{dataset.replace('/', '-')}-{ranker}"
+def _default_output(
+    ranker: str, dataset: str | None, *, rerank: Path | None = None, depth: int = 100
+) -> Path:
+    """``runs/DATASET-RANKER.run``; a re-ranking says what it re-ranked and how deep
+    (``runs/vaswani-dense-rerank-bm25-d100.run``)."""
+    prefix = "" if dataset is None else f"{dataset.replace('/', '-')}-"
+    stem = f"{prefix}{ranker}"
+    if rerank is not None:
+        first = _run_label(rerank)
+        if prefix and first.startswith(prefix) and len(first) > len(prefix):
+            first = first[len(prefix) :]
+        stem += f"-rerank-{first}-d{depth}"
     return Path("runs") / f"{stem}.run"
+
+
+def _fused_output(method: str, inputs: list[Path]) -> Path:
+    """``runs/METHOD-A+B.run``, after the dash-separated prefix the inputs share
+    (``runs/vaswani-bm25.run`` + ``runs/vaswani-dense.run`` -> ``runs/vaswani-rrf-bm25+dense.run``)."""
+    labels = [_run_label(path).split("-") for path in inputs]
+    shared = 0
+    while all(len(parts) > shared + 1 for parts in labels) and (
+        len({parts[shared] for parts in labels}) == 1
+    ):
+        shared += 1
+    prefix = "".join(f"{part}-" for part in labels[0][:shared]) if labels else ""
+    rest = "+".join("-".join(parts[shared:]) for parts in labels)
+    return Path("runs") / f"{prefix}{method}-{rest}.run"
+
+
+def _run_label(path: Path) -> str:
+    """A run file's name without folder and suffixes (``runs/bm25.run.gz`` -> ``bm25``)."""
+    from irbench.io._source import stem_of
+
+    return stem_of(path)
 
 
 def _print_list() -> None:
@@ -171,9 +208,17 @@ def run_command(
     output: Annotated[
         str | None,
         typer.Option(
-            "--output", "-o", help="Run file ('-' for stdout). Default runs/DATASET-RANKER.run."
+            "--output",
+            "-o",
+            help="Run file ('-' for stdout). Default runs/DATASET-RANKER.run; re-ranking: "
+            "runs/DATASET-RANKER-rerank-INPUT-dDEPTH.run; fusion: runs/METHOD-RUN1+RUN2.run "
+            "(with the runs' common prefix first: runs/vaswani-rrf-bm25+dense.run).",
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace the output run even if it was made another way."),
+    ] = False,
     rerank: Annotated[
         Path | None,
         typer.Option("--rerank", help="Re-score the top --depth documents of this run instead."),
@@ -245,7 +290,7 @@ def run_command(
         if ranker in FUSION:
             if dask is not None:
                 raise RankerError(f"{ranker} fuses run files locally: leave out --engine dask")
-            result = _fuse(ranker, params, inputs or [], k, output, name)
+            result = _fuse(ranker, params, inputs or [], k, output, name, force)
         else:
             if inputs:
                 raise RankerError(
@@ -256,7 +301,9 @@ def run_command(
             from irbench.rankers.runner import run_ranker
 
             model = get_ranker(ranker, **params)
-            target = output if output is not None else str(_default_output(ranker, dataset))
+            target = output
+            if target is None:
+                target = str(_default_output(ranker, dataset, rerank=rerank, depth=depth))
             with rich_progress(not quiet) as progress:
                 result = run_ranker(
                     model,
@@ -271,6 +318,7 @@ def run_command(
                     offline=True if offline else None,
                     progress=progress,
                     dask=dask,
+                    force=force,
                 )
         meta = result.metadata
         for event in result.events:
@@ -321,6 +369,7 @@ def _fuse(
     k: int,
     output: str | None,
     name: str | None,
+    force: bool,
 ) -> Any:
     from irbench.errors import RankerError
     from irbench.rankers.registry import coerce
@@ -345,8 +394,9 @@ def _fuse(
         weights=weights,
         depth=depth,
         k=k,
-        output=output if output is not None else str(_default_output(method, None)),
+        output=output if output is not None else str(_fused_output(method, inputs)),
         name=name,
+        force=force,
     )
 
 

@@ -79,7 +79,9 @@ def score_stream(
     DuplicateEntryError
         A document is retrieved twice for a query (both physical lines named).
     """
-    part, run_name = score_stream_part(evaluator, source, name=name, chunk_bytes=chunk_bytes)
+    part, run_name = score_stream_part(
+        evaluator, source, name=name, chunk_bytes=chunk_bytes, strict=True
+    )
     return evaluator.finish(part, run_name)
 
 
@@ -90,15 +92,23 @@ def score_stream_part(
     name: str | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     workers: int | None = None,
+    strict: bool = False,
 ) -> tuple[PartialScores, str]:
     """:func:`score_stream` stopped before :meth:`Evaluator.finish`: the merged
     :class:`PartialScores` of the run and its name. ``workers``: chunks parsed at once (see
-    :func:`parsed_ahead`). Raises as :func:`score_stream` does."""
+    :func:`parsed_ahead`). Raises as :func:`score_stream` does.
+
+    ``strict`` (what ``--stream`` asks for) also refuses a qrels query whose rows are apart
+    within one chunk, so that a run is refused whatever its size and the chunk size. Without
+    it, only a query seen in two chunks is refused: rows apart within a chunk are sorted
+    together by the scoring anyway (the default path of :meth:`Evaluator.score`)."""
     where = _source.describe(source)
     tracker = _GroupTracker(evaluator.qrels.num_queries)
     outside = _Outside(evaluator.qrels)
     merged: PartialScores | None = None
     for chunk in parsed_ahead(chunk_jobs(source, chunk_bytes, name), workers):
+        if strict:
+            _check_grouped_within(chunk, evaluator, source)
         part = _score_chunk(evaluator, chunk, where)
         if part.num_run_queries_not_in_qrels:
             part.num_run_queries_not_in_qrels = outside.count_new(chunk.table)
@@ -263,11 +273,70 @@ def sort_command(source: str | os.PathLike[str]) -> str:
     return f"{sort} {shlex.quote(path)} > {shlex.quote(path + '.grouped')}"
 
 
+def _check_grouped_within(chunk: QueryChunk, evaluator: Evaluator, source: Any) -> None:
+    """Refuse a qrels query whose rows are apart within *chunk* (:class:`RunNotGroupedError`).
+
+    The usual case costs two vectorised passes: when the number of blocks of equal
+    consecutive query ids equals the number of distinct ids, every query is one block. Only
+    otherwise are the blocks of the qrels queries looked at (other queries are not scored, as
+    across chunks, where only qrels queries are tracked).
+    """
+    ids = chunk.table.column("query_id")
+    n = len(ids)
+    if n < 2:
+        return
+    changes = pc.sum(pc.not_equal(ids.slice(1), ids.slice(0, n - 1))).as_py() or 0
+    if changes + 1 == pc.count_distinct(ids).as_py():
+        return
+    qpos = evaluator.qrels.query_positions(ids)
+    starts = np.flatnonzero(np.r_[True, qpos[1:] != qpos[:-1]])
+    blocks = starts[qpos[starts] >= 0]  # first row of each block of a qrels query
+    if blocks.size < 2:
+        return
+    _, first = np.unique(qpos[blocks], return_index=True)
+    again = np.ones(blocks.size, dtype=bool)
+    again[first] = False
+    if not again.any():
+        return
+    block = int(np.flatnonzero(again)[0])
+    row = int(blocks[block])
+    earlier = int(blocks[np.flatnonzero(qpos[blocks] == qpos[row])[0]])
+    earlier_end = int(starts[np.searchsorted(starts, earlier, side="right")]) - 1
+    first_line, end_line, line = _lines_of_rows(chunk, [earlier, earlier_end, row])
+    query = str(evaluator.qrels.query_ids[int(qpos[row])].as_py())
+    raise not_grouped_error(source, query, (first_line, end_line), chunk, line=line)
+
+
+def _lines_of_rows(chunk: QueryChunk, rows: list[int]) -> list[int]:
+    """Physical lines (Parquet: rows) of the 0-based *rows* of *chunk* (an error path only):
+    blank and ``#`` comment lines are lines but not rows."""
+    if chunk.text is None:
+        return [chunk.first_line + r for r in rows]
+    wanted = {r: -1 for r in rows}
+    row = 0
+    for n, line in enumerate(io.BytesIO(chunk.text)):
+        fields = line.split(None, 1)
+        if not fields or fields[0].startswith(b"#"):
+            continue
+        if row in wanted:
+            wanted[row] = chunk.first_line + n
+        row += 1
+        if row > max(rows):
+            break
+    return [wanted[r] for r in rows]
+
+
 def not_grouped_error(
-    source: str | os.PathLike[str], query: str, earlier: tuple[int, int], chunk: QueryChunk
+    source: str | os.PathLike[str],
+    query: str,
+    earlier: tuple[int, int],
+    chunk: QueryChunk,
+    *,
+    line: int | None = None,
 ) -> RunNotGroupedError:
-    """The :class:`RunNotGroupedError` for *query*, held by lines *earlier* and again by *chunk*."""
-    line = _first_line_of(chunk, query)
+    """The :class:`RunNotGroupedError` for *query*, held by lines *earlier* and again by *chunk*
+    (at *line*, default its first line of *query* in *chunk*)."""
+    line = _first_line_of(chunk, query) if line is None else line
     unit = "line" if chunk.text is not None else "row"
     command = sort_command(source)
     err = RunNotGroupedError(

@@ -9,7 +9,8 @@ final place and renamed into place when complete: an interrupted build leaves no
 
 Every run file written here gets a sidecar ``<run file>.meta.json`` that says how it was
 made (ranker, parameters, dataset, fingerprints of the inputs, irbench version, wall time), and
-both are written atomically.
+both are written atomically. Runs are results: a run file is never replaced by a run made
+another way (:func:`check_overwrite` compares the sidecars) unless ``force`` is given.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,16 +31,18 @@ from typing import Any
 import pyarrow as pa
 
 from irbench._arrow import read_parquet
-from irbench.errors import RankerError
+from irbench.errors import RankerError, RunExistsError
 from irbench.rankers.base import NULL_PROGRESS, Progress, file_sha256
 
 __all__ = [
     "METADATA_SUFFIX",
     "RunResult",
+    "check_overwrite",
     "ensure_index",
     "fuse_runs",
     "metadata_path",
     "read_queries",
+    "run_identity",
     "run_ranker",
     "write_run_with_metadata",
 ]
@@ -174,6 +177,7 @@ def run_ranker(
     offline: bool | None = None,
     progress: Progress = NULL_PROGRESS,
     dask: Any = None,
+    force: bool = False,
 ) -> RunResult:
     """Index (if needed) and retrieve the top *k* per query, or re-rank a run's top *depth*.
 
@@ -197,6 +201,10 @@ def run_ranker(
         A :class:`irbench.distributed.retrieval.DaskRetrieval` to retrieve on a Dask cluster
         (query shards against the cached index, or corpus shards indexed on the workers);
         ``None`` retrieves in this process. The run is the same either way.
+    force:
+        Replace *output* even when its sidecar says it was made another way (by default that
+        raises :class:`~irbench.errors.RunExistsError` before any work; see
+        :func:`check_overwrite`).
     """
     from irbench.rankers.registry import get_ranker
 
@@ -226,6 +234,27 @@ def run_ranker(
         events.append("dense search with search_kernel=pairwise (shard-independent scores)")
     if dask is not None and rerank is not None:
         raise RankerError("--rerank runs on the local engine only: leave out --engine dask")
+    first = None
+    if rerank is not None:
+        from irbench.io import read_run
+
+        first = rerank if isinstance(rerank, pa.Table) else read_run(rerank)
+        if isinstance(rerank, pa.Table):
+            inputs["rerank"] = {"table": True, "sha256": table_sha256(first), "depth": depth}
+        else:
+            inputs["rerank"] = {"path": str(rerank), "sha256": file_sha256(rerank), "depth": depth}
+    params = ranker.params() if hasattr(ranker, "params") else {}
+    planned = {
+        "ranker": ranker.name,
+        "params": params,
+        "dataset": ds.id if ds is not None else None,
+        "k": None if rerank is not None else k,
+        "tag": name or ranker.name,
+        "inputs": inputs,
+    }
+    replaced = check_overwrite(output, planned, force=force)
+    if replaced:
+        events.append(replaced)
     if corpus_shards:
         if not ranker.needs_index or ds is None:
             raise RankerError(
@@ -241,13 +270,9 @@ def run_ranker(
         events.append(f"{'built' if built else 'loaded'} index {index_path}")
         inputs["docs"] = {"dataset": ds.id, "index": str(index_path)}
 
-    if rerank is not None:
-        from irbench.io import read_run
+    if first is not None:
         from irbench.rankers.rerank import rerank as rerank_run
 
-        first = rerank if isinstance(rerank, pa.Table) else read_run(rerank)
-        if not isinstance(rerank, pa.Table):
-            inputs["rerank"] = {"path": str(rerank), "sha256": file_sha256(rerank), "depth": depth}
         table = rerank_run(ranker, query_table, first, depth=depth, progress=progress)
     elif dask is not None:
         from irbench.distributed.retrieval import retrieve_on_dask
@@ -257,7 +282,6 @@ def run_ranker(
         )
     else:
         table = ranker.retrieve(query_table, k, progress)
-    params = ranker.params() if hasattr(ranker, "params") else {}
     metadata = {
         "irbench_version": _version(),
         "ranker": ranker.name,
@@ -289,34 +313,128 @@ def fuse_runs(
     k: int = 1000,
     output: str | os.PathLike[str] | None = None,
     name: str | None = None,
+    force: bool = False,
 ) -> RunResult:
-    """Fuse run files (see :func:`irbench.rankers.fusion.fuse`) and write the result."""
+    """Fuse run files (see :func:`irbench.rankers.fusion.fuse`) and write the result (``force``:
+    as for :func:`run_ranker`)."""
     from irbench.io import read_run
     from irbench.rankers.fusion import fuse
 
     started = time.perf_counter()
-    tables = [read_run(path) for path in runs]
-    table = fuse(tables, method, norm=norm, rrf_k=rrf_k, weights=weights, depth=depth, k=k)
     params: dict[str, Any] = {"method": method, "rrf_k": rrf_k, "depth": depth}
     if method != "rrf":
         params = {"method": method, "norm": norm, "depth": depth}
     params["weights"] = list(weights) if weights is not None else None
+    inputs = {"runs": [{"path": str(p), "sha256": file_sha256(p)} for p in runs]}
+    planned = {"ranker": method, "params": params, "dataset": None, "k": k}
+    replaced = check_overwrite(output, {**planned, "tag": name or method, "inputs": inputs}, force)
+    tables = [read_run(path) for path in runs]
+    table = fuse(tables, method, norm=norm, rrf_k=rrf_k, weights=weights, depth=depth, k=k)
     metadata = {
         "irbench_version": _version(),
-        "ranker": method,
-        "params": params,
-        "dataset": None,
-        "k": k,
-        "inputs": {"runs": [{"path": str(p), "sha256": file_sha256(p)} for p in runs]},
+        **planned,
+        "inputs": inputs,
         "rows": table.num_rows,
         "queries": len(table.column("query_id").unique()) if table.num_rows else 0,
         "wall_time_s": round(time.perf_counter() - started, 3),
         "created": _now(),
     }
-    result = RunResult(table, metadata)
+    result = RunResult(table, metadata, events=[replaced] if replaced else [])
     if output is not None:
         result.path = write_run_with_metadata(table, output, metadata, name or method)
     return result
+
+
+def run_identity(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """What decides a run file's content, from its metadata (a sidecar, or the metadata of a
+    run about to be made): ranker, parameters, dataset, ``k``, tag, and the SHA-256 of the
+    queries and input runs (with the re-ranking depth). Paths, times, versions, the engine and
+    the index folder are left out: they do not change the run."""
+    inputs = metadata.get("inputs") or {}
+    used: dict[str, Any] = {}
+    if inputs.get("queries"):
+        used["queries"] = inputs["queries"].get("sha256")
+    if inputs.get("rerank"):
+        used["rerank"] = {k: inputs["rerank"].get(k) for k in ("sha256", "depth")}
+    if inputs.get("runs"):
+        used["runs"] = [r.get("sha256") for r in inputs["runs"]]
+    identity = {key: metadata.get(key) for key in ("ranker", "params", "dataset", "k", "tag")}
+    identity["inputs"] = used
+    return dict(json.loads(json.dumps(identity, default=str)))  # as a sidecar holds it
+
+
+def check_overwrite(
+    output: str | os.PathLike[str] | None, planned: Mapping[str, Any], force: bool = False
+) -> str | None:
+    """Refuse to replace a run file made another way; called before any work is done.
+
+    *planned* is the metadata of the run about to be written (see :func:`run_identity`).
+    Returns ``None`` when *output* is new (or stdout, or ``None``), else a note saying it will
+    be replaced: by a run made the same way, or because *force* is set.
+
+    Raises
+    ------
+    RunExistsError
+        *output* exists and its sidecar records another ranker, other parameters, dataset,
+        ``k``, tag or inputs (each difference is named), or it has no readable sidecar.
+    """
+    from irbench.io._source import is_stdin
+
+    if output is None or is_stdin(output):
+        return None
+    path = Path(os.fspath(output))
+    if not path.exists():
+        return None
+    if force:
+        return f"replaced {path} (--force)"
+    fix = "pass --force (force=True in Python) to replace it, or write the new run elsewhere (-o)"
+    sidecar = metadata_path(path)
+    try:
+        existing = json.loads(sidecar.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunExistsError(
+            f"{path} exists and has no {sidecar.name} saying how it was made, so irbench will "
+            f"not replace it: {fix}"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise RunExistsError(
+            f"{path} exists and its sidecar {sidecar} cannot be read ({exc}): {fix}"
+        ) from None
+    if not isinstance(existing, dict):
+        raise RunExistsError(f"{path} exists and its sidecar {sidecar} is not a JSON object: {fix}")
+    differences = _differences(run_identity(existing), run_identity(planned))
+    if differences:
+        raise RunExistsError(
+            f"{path} holds a run made another way ({'; '.join(differences)}); runs are "
+            f"results, so it is not replaced: {fix}"
+        )
+    return f"rewrote {path} (made with the same ranker, parameters and inputs)"
+
+
+def _differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """``key: old -> new`` for every (dotted) key whose value differs."""
+    a, b = dict(_flatten(old)), dict(_flatten(new))
+    return [
+        f"{key}: {_shown(a.get(key))} there, {_shown(b.get(key))} now"
+        for key in dict.fromkeys([*a, *b])
+        if a.get(key) != b.get(key)
+    ]
+
+
+def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(value, Mapping) and value:
+        for key, item in value.items():
+            yield from _flatten(item, f"{prefix}{key}.")
+    else:
+        yield prefix.rstrip("."), value
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, str) and len(value) == 64:  # a SHA-256: its first 12 digits do
+        return f"sha256 {value[:12]}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_shown(v) for v in value) + "]"
+    return "none" if value is None else json.dumps(value)
 
 
 def write_run_with_metadata(
