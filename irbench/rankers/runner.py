@@ -32,6 +32,8 @@ import pyarrow as pa
 from irbench._arrow import read_parquet
 from irbench.errors import RankerError
 from irbench.rankers.base import NULL_PROGRESS, Progress, file_sha256
+from irbench.rankers.timing import QueryTimes, timed_rerank, timed_retrieve
+from irbench.report.latency import latency_path, write_latency
 
 __all__ = [
     "METADATA_SUFFIX",
@@ -174,6 +176,7 @@ def run_ranker(
     offline: bool | None = None,
     progress: Progress = NULL_PROGRESS,
     dask: Any = None,
+    latency_batch: int | None = None,
 ) -> RunResult:
     """Index (if needed) and retrieve the top *k* per query, or re-rank a run's top *depth*.
 
@@ -197,6 +200,11 @@ def run_ranker(
         A :class:`irbench.distributed.retrieval.DaskRetrieval` to retrieve on a Dask cluster
         (query shards against the cached index, or corpus shards indexed on the workers);
         ``None`` retrieves in this process. The run is the same either way.
+    latency_batch:
+        Queries per timed call of the ranker (see :mod:`irbench.rankers.timing`): the
+        per-query times go to ``RUN.latency.csv`` and the sidecar's ``latency`` section.
+        ``None``: one query per call when re-ranking, one call for all queries when
+        retrieving; ``0``: one call for all. Not recorded on the Dask engine.
     """
     from irbench.rankers.registry import get_ranker
 
@@ -218,6 +226,7 @@ def run_ranker(
         inputs["queries"] = {"path": str(queries), "sha256": file_sha256(queries)}
 
     index_path = None
+    times: QueryTimes | None = None
     events: list[str] = []
     corpus_shards = dask is not None and dask.shard == "corpus"
     if dask is not None and getattr(ranker, "search_kernel", None) == "blas":
@@ -243,12 +252,18 @@ def run_ranker(
 
     if rerank is not None:
         from irbench.io import read_run
-        from irbench.rankers.rerank import rerank as rerank_run
 
         first = rerank if isinstance(rerank, pa.Table) else read_run(rerank)
         if not isinstance(rerank, pa.Table):
             inputs["rerank"] = {"path": str(rerank), "sha256": file_sha256(rerank), "depth": depth}
-        table = rerank_run(ranker, query_table, first, depth=depth, progress=progress)
+        table, times = timed_rerank(
+            ranker,
+            query_table,
+            first,
+            depth,
+            1 if latency_batch is None else latency_batch,
+            progress,
+        )
     elif dask is not None:
         from irbench.distributed.retrieval import retrieve_on_dask
 
@@ -256,7 +271,7 @@ def run_ranker(
             ranker, query_table, k, dask, dataset=ds, index=index_path, progress=progress
         )
     else:
-        table = ranker.retrieve(query_table, k, progress)
+        table, times = timed_retrieve(ranker, query_table, k, latency_batch, progress)
     params = ranker.params() if hasattr(ranker, "params") else {}
     metadata = {
         "irbench_version": _version(),
@@ -272,9 +287,17 @@ def run_ranker(
         "wall_time_s": round(time.perf_counter() - started, 3),
         "created": _now(),
     }
+    from irbench.io._source import is_stdin
+
+    if times is not None:
+        written = output is not None and not is_stdin(output)
+        where = latency_path(output).name if output is not None and written else None
+        metadata["latency"] = times.metadata(where)
     result = RunResult(table, metadata, index=index_path, events=events)
     if output is not None:
         result.path = write_run_with_metadata(table, output, metadata, name or ranker.name)
+    if times is not None and result.path is not None:
+        write_latency(latency_path(result.path), times.query_ids, times.seconds, times.candidates)
     return result
 
 

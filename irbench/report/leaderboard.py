@@ -71,6 +71,7 @@ class DatasetSpec:
     qrels: Any
     runs: list[Any]
     names: list[str] | None = None
+    latency: dict[str, str] | None = None  # run name -> latency CSV (spec key ``latency``)
 
 
 @dataclass
@@ -345,6 +346,7 @@ def leaderboard(
     force: bool = False,
     output: str = "pandas",
     engine: Any = None,
+    latency: bool | Mapping[str, str] = False,
 ) -> Any:
     """Leaderboard table: one row per dataset, run and measure (columns :data:`COLUMNS`).
 
@@ -357,6 +359,9 @@ def leaderboard(
     query sets are refused (:class:`~irbench.errors.ComparabilityError`) unless ``complete``
     or ``force``. ``output``: ``"pandas"`` or ``"arrow"``. ``engine``: where runs are scored
     (``"local"``, ``"dask"`` or an engine object; see :func:`irbench.evaluate`).
+    ``latency``: add the columns of :data:`irbench.report.latency.LATENCY_COLUMNS` (``True``:
+    from the files ``irbench run`` wrote; a mapping run name -> CSV for latency measured
+    elsewhere; see :func:`irbench.report.latency.add_latency_columns`).
     """
     cond = Conditions(
         rel_level=rel_level, judged_only=judged_only, max_results=max_results, complete=complete
@@ -384,6 +389,12 @@ def leaderboard(
         force=force,
         engine=engine,
     )
+    spec_files = {f"{d.name}/{r}": p for d in sets for r, p in (d.latency or {}).items()}
+    if latency or spec_files:
+        from irbench.report.latency import add_latency_columns
+
+        given = dict(latency) if isinstance(latency, Mapping) else {}
+        add_latency_columns(board, {**spec_files, **given})
     if output == "arrow":
         import pyarrow as pa
 
@@ -417,7 +428,7 @@ def win_tie_loss_matrix(table: Any, measure: str, *, eps: float = 1e-12) -> Any:
 # ------------------------------------------------------------------------------- spec files
 
 _SPEC_KEYS = {"measures", "baseline", "datasets"}
-_DATASET_KEYS = {"qrels", "runs", "run_names"}
+_DATASET_KEYS = {"qrels", "runs", "run_names", "latency"}
 
 
 def _expand(base: Path, pattern: str, where: str) -> list[str]:
@@ -442,6 +453,19 @@ def _names(paths: list[str], how: str, where: str) -> list[str] | None:
     raise InputFormatError(f"{where}: run_names must be auto, file or parent (got {how!r})")
 
 
+def _latency(base: Path, d: Mapping[str, Any], where: str) -> dict[str, str] | None:
+    """A dataset's ``latency = { RUN = "file.csv" }`` table, paths relative to the spec."""
+    table = d.get("latency")
+    if table is None:
+        return None
+    if not isinstance(table, Mapping):
+        raise InputFormatError(
+            f"{where}: latency must be a table of run name = latency CSV, e.g. "
+            'latency = { BM25 = "bm25-latency.csv" }'
+        )
+    return {str(k): _expand(base, str(v), where)[0] for k, v in table.items()}
+
+
 def load_spec(path: str | os.PathLike[str]) -> tuple[list[DatasetSpec], dict[str, Any]]:
     """Read a leaderboard spec (TOML); relative paths and globs are relative to its folder::
 
@@ -454,6 +478,7 @@ def load_spec(path: str | os.PathLike[str]) -> tuple[list[DatasetSpec], dict[str
     [datasets.dl20]
     qrels = "trec-dl/qrels.dl20-passage.txt"
     runs = { BM25 = "runs/bm25/dl20.txt", SPLADE = "runs/splade/dl20.txt" }  # ... or named
+    latency = { SPLADE = "latency/splade-dl20.csv" }  # optional: query_id,seconds per run
     """
     from irbench.report._toml import load
 
@@ -492,7 +517,7 @@ def load_spec(path: str | os.PathLike[str]) -> tuple[list[DatasetSpec], dict[str
             names = _names(paths, str(d.get("run_names", "auto")), where)
         else:
             raise InputFormatError(f"{where}: runs must be a list of paths/globs or a table")
-        out.append(DatasetSpec(str(name), qrels_src, paths, names))
+        out.append(DatasetSpec(str(name), qrels_src, paths, names, _latency(base, d, where)))
     opts: dict[str, Any] = {k: data[k] for k in ("measures", "baseline") if k in data}
     if isinstance(opts.get("measures"), str):
         opts["measures"] = [opts["measures"]]
