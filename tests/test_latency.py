@@ -157,7 +157,7 @@ def test_run_without_latency_says_how_to_give_one(tmp_path: Path) -> None:
     run = tmp_path / "old.run"
     run.write_text("1 Q0 d1 1 1.0 x\n")
     metadata_path(run).write_text(json.dumps({"ranker": "bm25"}))
-    with pytest.raises(InputFormatError, match="records no per-query latency.*--latency-file"):
+    with pytest.raises(InputFormatError, match=r"records no per-query latency.*--latency-file"):
         latency_stats(run)
 
 

@@ -67,10 +67,9 @@ def _rich(title: str, df: Any, output: Path | None, note: str = "") -> None:
     """A rich table of *df* (and a note under it) on stdout, or as plain text into *output*."""
     import io
 
+    from pandas.api.types import is_numeric_dtype
     from rich.console import Console
     from rich.table import Table
-
-    from pandas.api.types import is_numeric_dtype
 
     table = Table(title=title)
     for col in df.columns:

@@ -52,8 +52,8 @@ from irbench.errors import ComparabilityError, InputFormatError, IrbenchWarning
 __all__ = [
     "QrelsAgreement",
     "ReproResult",
-    "effect_ratio",
     "delta_ri",
+    "effect_ratio",
     "ktu",
     "qrels_agreement",
     "rbo",
@@ -110,7 +110,7 @@ def _pair(original: Any, reproduced: Any, depth: int) -> _Pair:
             f"{missing[0]!r}); compare runs of the same topics"
         )
     o_in = to_numpy(pc.is_in(o_sorted.column("query_id"), value_set=queries)).astype(bool)
-    extra = int(len(pc.unique(o_sorted.column("query_id")))) - len(queries)
+    extra = len(pc.unique(o_sorted.column("query_id"))) - len(queries)
     if extra > 0:
         warnings.warn(
             f"{extra} queries of the original run are not in the reproduction; "
