@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -422,7 +423,7 @@ def reproduce(
 # -------------------------------------------------------------------- qrels rank correlation
 
 
-def tau_ap(reference: Sequence[float], estimate: Sequence[float]) -> float:
+def tau_ap(reference: npt.ArrayLike, estimate: npt.ArrayLike) -> float:
     """tau-AP of the ordering by *estimate* against the ordering by *reference* (Yilmaz,
     Aslam & Robertson 2008, eq. 3); higher values = better. Ties in either are broken by
     position in the input (stable), so give distinct values for a meaningful number."""
