@@ -204,3 +204,26 @@ def test_leaderboard_latency_columns(tmp_path: Path) -> None:
                                       "--latency-file", f"bm25={short}"])  # fmt: skip
     assert result.exit_code == 2
     assert "no latency for 42 of the run's 43 queries" in result.output
+
+
+def test_spec_latency_table(tmp_path: Path) -> None:
+    from irbench.report.leaderboard import leaderboard
+
+    bm25 = _demo_latency(tmp_path, "bm25", 0.002)
+    spec = tmp_path / "board.toml"
+    spec.write_text(
+        'measures = ["nDCG@10"]\n[datasets.dl19]\n'
+        f'qrels = "{DEMO / "qrels.txt.gz"}"\n'
+        f'runs = {{ BM25 = "{DEMO / "runs" / "bm25.run.gz"}" }}\n'
+        f'latency = {{ BM25 = "{bm25.name}" }}\n'  # relative to the spec's folder
+    )
+    df = leaderboard(spec=spec, ties=False)
+    assert df["latency_mean_s"].tolist() == pytest.approx([0.002])
+    assert df["latency_source"].tolist() == [str(bm25)]
+    spec.write_text(spec.read_text().replace("latency = {", "latency = ["
+                    ).replace('" }\n', '" ]\n', 1))  # fmt: skip
+    with pytest.raises(InputFormatError):
+        leaderboard(spec=spec, ties=False)
+    with pytest.raises(ComparabilityError, match="names no run"):
+        leaderboard(DEMO / "qrels.txt.gz", [DEMO / "runs" / "bm25.run.gz"], ["nDCG@10"],
+                    latency={"nope": str(bm25)}, ties=False)  # fmt: skip

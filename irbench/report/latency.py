@@ -310,6 +310,7 @@ def add_latency_columns(board: Any, files: dict[str, str] | None = None) -> Any:
     from irbench.engine.naming import _stem
 
     used: set[str] = set()
+    chosen: list[tuple[Any, Any, str | None]] = []
     for ds in board.datasets:
         for run in ds.runs:
             keys = (
@@ -320,10 +321,9 @@ def add_latency_columns(board: Any, files: dict[str, str] | None = None) -> Any:
                 _stem(run.source),
             )
             key = next((k for k in keys if k in files), None)
-            given = files[key] if key is not None else None
-            used.add(key or "")
-            qids = [str(q) for q in run.scores.query_ids.to_pylist()]
-            cache[(ds.name, run.name)] = latency_stats(given or run.source, qids, run=given is None)
+            if key is not None:
+                used.add(key)
+            chosen.append((ds, run, files[key] if key is not None else None))
     unused = [k for k in files if k not in used]
     if unused:
         names = sorted({r.name for ds in board.datasets for r in ds.runs})
@@ -331,6 +331,9 @@ def add_latency_columns(board: Any, files: dict[str, str] | None = None) -> Any:
             f"latency given for {', '.join(map(repr, unused))}, which names no run "
             f"(the runs: {', '.join(names)}); key a latency file by run name or file name"
         )
+    for ds, run, given in chosen:
+        qids = [str(q) for q in run.scores.query_ids.to_pylist()]
+        cache[(ds.name, run.name)] = latency_stats(given or run.source, qids, run=given is None)
     for r in table.itertuples(index=False):
         st = cache.get((r.dataset, r.run))
         if st is None:

@@ -211,7 +211,9 @@ def _render(fig: Any, fmt: str) -> bytes:
     require_matplotlib()
     import matplotlib
 
-    metadata = {"Date": None} if fmt == "svg" else {"CreationDate": None, "ModDate": None}
+    metadata: dict[str, Any] = {"Date": None}  # no date: the same data give the same bytes
+    if fmt == "pdf":
+        metadata = {"CreationDate": None, "ModDate": None}
     buf = io.BytesIO()
     with matplotlib.rc_context({"svg.hashsalt": _SALT, "svg.fonttype": "path"}):
         fig.savefig(buf, format=fmt, metadata=metadata)
@@ -237,7 +239,8 @@ def save_figure(fig: Any, path: str | os.PathLike[str], fmt: str | None = None) 
 def figure_svg(fig: Any) -> str:
     """The figure as an ``<svg>`` element to inline in HTML (no XML prolog, no doctype)."""
     text = _render(fig, "svg").decode("utf-8")
-    return re.sub(r"^.*?(?=<svg)", "", text, count=1, flags=re.S)
+    text = re.sub(r"^.*?(?=<svg)", "", text, count=1, flags=re.S)  # prolog, doctype
+    return re.sub(r"\s*<metadata>.*?</metadata>", "", text, count=1, flags=re.S)
 
 
 # ------------------------------------------------------------------------------ HTML report
