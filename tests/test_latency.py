@@ -147,7 +147,7 @@ def test_run_writes_latency_and_sidecar(tmp_path: Path, queries: Path) -> None:
     assert result.exit_code == 0, result.output
     meta = json.loads(metadata_path(reranked).read_text())["latency"]
     assert meta["batch_size"] == 1 and meta["candidates_mean"] == 2.0
-    assert "each query, retrieved on its own" in meta["method"]
+    assert "each query, processed on its own" in meta["method"]
     rr = read_latency(latency_path(reranked))
     assert rr.candidates is not None and rr.candidates.tolist() == [2, 2, 2]
     assert read_run(reranked).num_rows == 6

@@ -45,7 +45,7 @@ class QueryTimes:
     @property
     def method(self) -> str:
         if self.batch_size == 1:
-            return "wall time of each query, retrieved on its own (time.perf_counter)"
+            return "wall time of each query, processed on its own (time.perf_counter)"
         return (
             f"per-query time = batch time / batch size, batches of {self.batch_size} queries "
             "(time.perf_counter)"
