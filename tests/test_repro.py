@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from irbench.cli.app import app
 from irbench.errors import ComparabilityError, InputFormatError
+from irbench.io import read_run
 from irbench.report.repro import (
     delta_ri,
     effect_ratio,
@@ -193,3 +194,44 @@ def test_cli_repro_runs_on_demo_data(tmp_path: Path) -> None:
                                       str(runs / "tas-b.run.gz"), str(runs / "repllama.run.gz"),
                                       "--baseline-original", str(runs / "bm25.run.gz")])  # fmt: skip
     assert result.exit_code == 2 and "both baseline runs" in result.output
+
+
+def _top_lists(path: Path, k: int) -> dict[str, list[str]]:
+    """Each query's top k in trec_eval order (score descending, doc id descending)."""
+    t = read_run(path).to_pydict()
+    by_query: dict[str, list[tuple[float, str]]] = {}
+    for q, d, s in zip(t["query_id"], t["doc_id"], t["score"], strict=True):
+        by_query.setdefault(q, []).append((s, d))
+    return {
+        q: [d for _, d in sorted(rows, key=lambda sd: (sd[0], sd[1]), reverse=True)][:k]
+        for q, rows in by_query.items()
+    }
+
+
+@pytest.mark.parametrize("k", [10, 1000])
+def test_ktu_and_rbo_equal_the_definitions_on_real_runs(k: int) -> None:
+    """The vectorised KTU and RBO against repro_eval's per-query loops, written out here."""
+    a, b = DEMO / "runs" / "tas-b.run.gz", DEMO / "runs" / "repllama.run.gz"
+    orig, rep = _top_lists(a, k), _top_lists(b, k)
+    fast_ktu, fast_rbo = ktu(a, b, k), rbo(a, b, 0.95, k)
+    assert set(fast_ktu) == set(rep) == set(fast_rbo)
+    for q in rep:
+        n = min(len(orig[q]), len(rep[q]))  # repro_eval raises when the lengths differ
+        union = sorted(set(orig[q][:n] + rep[q][:n]))
+        expected = kendalltau([union.index(d) for d in orig[q][:n]],
+                              [union.index(d) for d in rep[q][:n]]).statistic  # fmt: skip
+        assert fast_ktu[q] == pytest.approx(expected, abs=1e-12)
+        # repro_eval.measure.document_order._rbo(run=rep, ideal=orig, p, depth)
+        seen_r: set[str] = set()
+        seen_o: set[str] = set()
+        score = norm = 0.0
+        weight = 1.0
+        for i in range(k):
+            if i < len(rep[q]):
+                seen_r.add(rep[q][i])
+            if i < len(orig[q]):
+                seen_o.add(orig[q][i])
+            score += weight * len(seen_o & seen_r) / (i + 1)
+            norm += weight
+            weight *= 0.95
+        assert fast_rbo[q] == pytest.approx(score / norm, abs=1e-12)
