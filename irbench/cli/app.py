@@ -32,6 +32,8 @@ COMMANDS = {
     "check": "check_cmd",
     "run": "run_cmd",
     "datasets": "datasets_cmd",
+    "repro": "repro_cmd",
+    "plot": "plot_cmd",
 }
 
 
@@ -87,7 +89,7 @@ class LazyGroup(typer.core.TyperGroup):
 
 app = typer.Typer(
     name="irbench",
-    help="Retrieval evaluation with trec_eval's numbers, fast: eval, compare, run, leaderboard, table, check, datasets, measures, demo.",
+    help="Retrieval evaluation with trec_eval's numbers, fast: eval, compare, run, leaderboard, table, check, datasets, measures, demo, repro, plot.",
     cls=LazyGroup,
     no_args_is_help=True,
     add_completion=True,

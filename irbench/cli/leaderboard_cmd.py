@@ -43,6 +43,12 @@ A spec file (TOML; paths relative to it):
   qrels = "qrels.dl20-passage.txt"
   runs = { BM25 = "runs/BM25/dl20.txt", SPLADE = "runs/SPLADE/dl20.txt" }
 
+Latency (--latency, or a spec's [datasets.NAME.latency] table RUN = "file.csv") adds the
+columns latency_mean_s, latency_median_s, latency_p95_s (seconds per query; p95 by linear
+interpolation), throughput_qps (queries / total seconds), latency_queries, candidates_mean
+(documents re-ranked per query, when recorded) and latency_source, over the queries each run
+was scored on.
+
 CSV columns (stable): dataset, run, measure, value, n_queries, ci_low, ci_high, ci_method,
 baseline, delta, p_value, p_adjusted, test, correction, significant, tie_low, tie_high,
 qrels_sha256, run_sha256, query_policy, tie_policy, rel_level, judged_only, max_results,
@@ -143,6 +149,23 @@ def leaderboard_command(
             "non-relevant and counted relevant (down to the measure's cutoff, within -M).",
         ),
     ] = False,
+    latency: Annotated[
+        bool,
+        typer.Option(
+            "--latency",
+            help="Add mean/median/p95 seconds per query and queries/s of each run (from the "
+            "RUN.latency.csv that irbench run writes, or --latency-file).",
+        ),
+    ] = False,
+    latency_file: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--latency-file",
+            metavar="RUN=FILE",
+            help="Latency measured elsewhere: a CSV query_id,seconds for the run RUN (its "
+            "name, file name or path). Repeat; implies --latency.",
+        ),
+    ] = None,
     engine: EngineOption = EngineName.local,
     scheduler: SchedulerOption = None,
     workers: WorkersOption = None,
@@ -194,6 +217,14 @@ def leaderboard_command(
             judged=judged,
             bounds=bounds,
         )
+        files = _latency_files(latency_file or [])
+        spec_files = {
+            f"{d.name}/{run}": path for d in sets for run, path in (d.latency or {}).items()
+        }
+        if latency or files or spec_files:
+            from irbench.report.latency import add_latency_columns
+
+            add_latency_columns(board, {**spec_files, **files})
         kind = _format_for(output, fmt)
         text = {
             BoardFormat.csv: render.leaderboard_csv,
@@ -207,6 +238,21 @@ def leaderboard_command(
 
         with atomic_text_writer(output) as fh:
             fh.write(text)
+
+
+def _latency_files(items: list[str]) -> dict[str, str]:
+    from irbench.errors import InputFormatError
+
+    out: dict[str, str] = {}
+    for item in items:
+        run, sep, path = item.partition("=")
+        if not sep or not run.strip() or not path.strip():
+            raise InputFormatError(
+                f"--latency-file expects RUN=FILE, got {item!r} (for example "
+                "--latency-file bm25=bm25-latency.csv)"
+            )
+        out[run.strip()] = path.strip()
+    return out
 
 
 def register(app: typer.Typer) -> None:

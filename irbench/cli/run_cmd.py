@@ -37,6 +37,10 @@ parameters, the dataset, input fingerprints, the irbench version and the wall ti
 Runs are results: an existing run file made by another ranker, other parameters or other
 inputs (as its sidecar says) is never replaced unless --force; give -o another file instead.
 Rewriting a run made the same way is fine.
+Per-query latency goes to RUN.latency.csv (query_id, seconds, candidates when re-ranking;
+summary in the sidecar's "latency" section): each call of the ranker on --latency-batch
+queries is timed and its time divided by its queries (default: 1 query per call when
+re-ranking, one call for all when retrieving). irbench leaderboard --latency shows it.
 Fusion (rrf, combsum, combmnz) takes two or more --input runs; parameters: rrf_k (60),
 norm (minmax|zscore|sum|none), weights (comma-separated), depth (use each run's top n).
 
@@ -268,6 +272,16 @@ def run_command(
         int | None,
         typer.Option("--shards", help="Number of shards (default: one per worker)."),
     ] = None,
+    latency_batch: Annotated[
+        int | None,
+        typer.Option(
+            "--latency-batch",
+            min=0,
+            help="Queries per timed ranker call for RUN.latency.csv (per-query time = batch "
+            "time / batch size). Default: 1 when re-ranking, all queries in one call when "
+            "retrieving; 0: one call.",
+        ),
+    ] = None,
     list_: Annotated[bool, typer.Option("--list", help="List rankers and parameters.")] = False,
 ) -> None:
     """Make a run file: retrieve with a ranker, re-rank a run, or fuse runs.
@@ -319,6 +333,7 @@ def run_command(
                     progress=progress,
                     dask=dask,
                     force=force,
+                    latency_batch=latency_batch,
                 )
         meta = result.metadata
         for event in result.events:

@@ -33,6 +33,8 @@ import pyarrow as pa
 from irbench._arrow import read_parquet
 from irbench.errors import RankerError, RunExistsError
 from irbench.rankers.base import NULL_PROGRESS, Progress, file_sha256
+from irbench.rankers.timing import QueryTimes, timed_rerank, timed_retrieve
+from irbench.report.latency import latency_path, write_latency
 
 __all__ = [
     "METADATA_SUFFIX",
@@ -178,6 +180,7 @@ def run_ranker(
     progress: Progress = NULL_PROGRESS,
     dask: Any = None,
     force: bool = False,
+    latency_batch: int | None = None,
 ) -> RunResult:
     """Index (if needed) and retrieve the top *k* per query, or re-rank a run's top *depth*.
 
@@ -205,6 +208,11 @@ def run_ranker(
         Replace *output* even when its sidecar says it was made another way (by default that
         raises :class:`~irbench.errors.RunExistsError` before any work; see
         :func:`check_overwrite`).
+    latency_batch:
+        Queries per timed call of the ranker (see :mod:`irbench.rankers.timing`): the
+        per-query times go to ``RUN.latency.csv`` and the sidecar's ``latency`` section.
+        ``None``: one query per call when re-ranking, one call for all queries when
+        retrieving; ``0``: one call for all. Not recorded on the Dask engine.
     """
     from irbench.rankers.registry import get_ranker
 
@@ -226,6 +234,7 @@ def run_ranker(
         inputs["queries"] = {"path": str(queries), "sha256": file_sha256(queries)}
 
     index_path = None
+    times: QueryTimes | None = None
     events: list[str] = []
     corpus_shards = dask is not None and dask.shard == "corpus"
     if dask is not None and getattr(ranker, "search_kernel", None) == "blas":
@@ -271,9 +280,14 @@ def run_ranker(
         inputs["docs"] = {"dataset": ds.id, "index": str(index_path)}
 
     if first is not None:
-        from irbench.rankers.rerank import rerank as rerank_run
-
-        table = rerank_run(ranker, query_table, first, depth=depth, progress=progress)
+        table, times = timed_rerank(
+            ranker,
+            query_table,
+            first,
+            depth,
+            1 if latency_batch is None else latency_batch,
+            progress,
+        )
     elif dask is not None:
         from irbench.distributed.retrieval import retrieve_on_dask
 
@@ -281,7 +295,7 @@ def run_ranker(
             ranker, query_table, k, dask, dataset=ds, index=index_path, progress=progress
         )
     else:
-        table = ranker.retrieve(query_table, k, progress)
+        table, times = timed_retrieve(ranker, query_table, k, latency_batch, progress)
     metadata = {
         "irbench_version": _version(),
         "ranker": ranker.name,
@@ -296,9 +310,17 @@ def run_ranker(
         "wall_time_s": round(time.perf_counter() - started, 3),
         "created": _now(),
     }
+    from irbench.io._source import is_stdin
+
+    if times is not None:
+        written = output is not None and not is_stdin(output)
+        where = latency_path(output).name if output is not None and written else None
+        metadata["latency"] = times.metadata(where)
     result = RunResult(table, metadata, index=index_path, events=events)
     if output is not None:
         result.path = write_run_with_metadata(table, output, metadata, name or ranker.name)
+    if times is not None and result.path is not None:
+        write_latency(latency_path(result.path), times.query_ids, times.seconds, times.candidates)
     return result
 
 

@@ -75,6 +75,7 @@ class DatasetSpec:
     ignore_identical_ids: bool | None = None  # None: the command's setting
     group: str | None = None  # averaged with the other members before the BEIR average
     label: str | None = None  # shown in tables instead of the name
+    latency: dict[str, str] | None = None  # run name -> latency CSV (spec key ``latency``)
 
 
 @dataclass
@@ -408,6 +409,7 @@ def leaderboard(
     engine: Any = None,
     judged: bool = False,
     bounds: bool = False,
+    latency: bool | Mapping[str, str] = False,
 ) -> Any:
     """Leaderboard table: one row per dataset, run and measure (columns :data:`COLUMNS`).
 
@@ -425,6 +427,9 @@ def leaderboard(
     (``"local"``, ``"dask"`` or an engine object; see :func:`irbench.evaluate`).
     ``judged`` adds a ``judged`` column (Judged@k, k the measure's cutoff) and ``bounds`` the
     columns ``unjudged_low``/``unjudged_high`` (see :mod:`irbench.report.unjudged`).
+    ``latency``: add the columns of :data:`irbench.report.latency.LATENCY_COLUMNS` (``True``:
+    from the files ``irbench run`` wrote; a mapping run name -> CSV for latency measured
+    elsewhere; see :func:`irbench.report.latency.add_latency_columns`).
     """
     cond = Conditions(
         rel_level=rel_level,
@@ -460,6 +465,12 @@ def leaderboard(
         judged=judged,
         bounds=bounds,
     )
+    spec_files = {f"{d.name}/{r}": p for d in sets for r, p in (d.latency or {}).items()}
+    if latency or spec_files:
+        from irbench.report.latency import add_latency_columns
+
+        given = dict(latency) if isinstance(latency, Mapping) else {}
+        add_latency_columns(board, {**spec_files, **given})
     if output == "arrow":
         import pyarrow as pa
 
@@ -496,7 +507,7 @@ def win_tie_loss_matrix(
 # ------------------------------------------------------------------------------- spec files
 
 _SPEC_KEYS = {"measures", "baseline", "baselines", "datasets"}
-_DATASET_KEYS = {"qrels", "runs", "run_names", "ignore_identical_ids", "group", "label"}
+_DATASET_KEYS = {"qrels", "runs", "run_names", "ignore_identical_ids", "group", "label", "latency"}
 
 
 def _expand(base: Path, pattern: str, where: str) -> list[str]:
@@ -521,6 +532,19 @@ def _names(paths: list[str], how: str, where: str) -> list[str] | None:
     raise InputFormatError(f"{where}: run_names must be auto, file or parent (got {how!r})")
 
 
+def _latency(base: Path, d: Mapping[str, Any], where: str) -> dict[str, str] | None:
+    """A dataset's ``latency = { RUN = "file.csv" }`` table, paths relative to the spec."""
+    table = d.get("latency")
+    if table is None:
+        return None
+    if not isinstance(table, Mapping):
+        raise InputFormatError(
+            f"{where}: latency must be a table of run name = latency CSV, e.g. "
+            'latency = { BM25 = "bm25-latency.csv" }'
+        )
+    return {str(k): _expand(base, str(v), where)[0] for k, v in table.items()}
+
+
 def load_spec(path: str | os.PathLike[str]) -> tuple[list[DatasetSpec], dict[str, Any]]:
     """Read a leaderboard spec (TOML); relative paths and globs are relative to its folder::
 
@@ -538,6 +562,7 @@ def load_spec(path: str | os.PathLike[str]) -> tuple[list[DatasetSpec], dict[str
     [datasets.dl20]
     qrels = "trec-dl/qrels.dl20-passage.txt"
     runs = { BM25 = "runs/bm25/dl20.txt", SPLADE = "runs/splade/dl20.txt" }  # ... or named
+    latency = { SPLADE = "latency/splade-dl20.csv" }  # optional: query_id,seconds per run
     """
     from irbench.report._toml import load
 
@@ -583,7 +608,11 @@ def load_spec(path: str | os.PathLike[str]) -> tuple[list[DatasetSpec], dict[str
             raise InputFormatError(f"{where}: ignore_identical_ids must be true or false")
         if any(x is not None and not isinstance(x, str) for x in (group, label)):
             raise InputFormatError(f"{where}: group and label must be strings")
-        out.append(DatasetSpec(str(name), qrels_src, paths, names, ident, group, label))
+        out.append(
+            DatasetSpec(
+                str(name), qrels_src, paths, names, ident, group, label, _latency(base, d, where)
+            )
+        )
     opts: dict[str, Any] = {k: data[k] for k in ("measures", "baseline", "baselines") if k in data}
     for key in ("measures", "baselines"):
         if isinstance(opts.get(key), str):

@@ -77,7 +77,20 @@ def _display(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
         if "unjudged_low" in extra:
             row += [f"[{_f(r.unjudged_low)}, {_f(r.unjudged_high)}]"]
         rows.append(row)
-    return headers, rows
+    return _with_latency(board, headers, rows)
+
+
+def _with_latency(
+    board: Leaderboard, headers: list[str], rows: list[list[str]]
+) -> tuple[list[str], list[list[str]]]:
+    """Latency cells (``--latency``) after the others: ms per query and queries/s."""
+    if "latency_mean_s" not in board.table.columns:
+        return headers, rows
+    ms = [f"{c} ms/q" for c in ("mean", "median", "p95")]
+    cols = ("latency_mean_s", "latency_median_s", "latency_p95_s")
+    for row, r in zip(rows, board.table.itertuples(index=False), strict=True):
+        row += [_f(1000 * getattr(r, c), 2) for c in cols] + [_f(r.throughput_qps, 1)]
+    return [*headers, *ms, "q/s"], rows
 
 
 def _ranked(table: Any) -> Any:
@@ -267,6 +280,9 @@ def leaderboard_html(board: Leaderboard) -> str:
                         f"regressed {html.escape(_qlist(down))}</summary>"
                         f"{_svg_deltas(deltas)}</details>"
                     )
+    from irbench.report.plots import leaderboard_figures_html
+
+    parts.append(leaderboard_figures_html(board))  # matplotlib figures (irbench-eval[plots])
     ties = _ties(board)
     parts.append("<h2>Ties</h2>")
     if ties:
