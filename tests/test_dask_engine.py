@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pytest
+from _differential import BUDGET, FLAG_SETS, RANDOM, Case, cases
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from irbench.cli.app import app
@@ -33,6 +37,11 @@ from irbench.distributed.scoring import DaskEngine  # noqa: E402
 MEASURES = ["AP", "nDCG@10", "RR@10", "P@10", "R@100", "GMAP", "NumRet", "Bpref", "ERR@20"]
 SYSTEMS = ["BM25", "BM25_RM3", "D_BERT_KD_TASB", "SPLADE_P_P_ENSEMBLE_DISTIL"]
 N_SYNTH = 100_000
+#: every kernel kind at least once, for the adversarial cases
+DIFF_MEASURES = [
+    "AP", "nDCG@10", "RR", "P@5", "R@10", "Rprec", "Bpref", "infAP", "IPrec@0.2", "SetF",
+    "NumRet", "NumRel", "Judged@5", "GMAP", "ERR@10", "RBP(p=0.5)", "Success@3",
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -287,6 +296,38 @@ def test_cli_dask_output_equals_local(
     )
     assert remote.exit_code == 0, remote.output
     assert remote.stdout == local.stdout
+
+
+@settings(
+    max_examples=max(10, BUDGET // 6),
+    derandomize=not RANDOM,
+    database=None,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+@given(cases(), st.sampled_from(list(FLAG_SETS)), st.sampled_from([1, 200, 10**9]))
+def test_dask_engine_on_adversarial_cases(
+    client: Any, tmp_path_factory: pytest.TempPathFactory, case: Case, flag_set: str, shard: int
+) -> None:
+    """The differential generators (tests/_differential.py) through the Dask engine: run files
+    grouped by query and interleaved, in-memory tables, shards from one query each (1 byte) to
+    one shard per run, every flag set: the local engine's bits."""
+    flags = FLAG_SETS[flag_set]
+    ev = Evaluator(case.qrels_table(), DIFF_MEASURES, **flags)
+    d = tmp_path_factory.mktemp("case")
+    grouped, interleaved = d / "grouped.run", d / "interleaved.run"
+    grouped.write_text(case.run_text(grouped=True), encoding="utf-8")
+    interleaved.write_text(case.run_text(), encoding="utf-8")
+    runs: list[Any] = [str(grouped), str(interleaved), case.run_table()]
+    names = ["g", "i", "t"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IrbenchWarning)
+        local = LocalEngine().score_runs(ev, runs, names)
+        remote = DaskEngine(client, shard_size=shard).score_runs(ev, runs, names)
+    assert_same(remote, local)
+    for other in local[1:]:  # and the three inputs agree with each other
+        for m in other.values:
+            np.testing.assert_array_equal(other.values[m], local[0].values[m])
 
 
 KILLER = '''
