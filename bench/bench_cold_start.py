@@ -60,8 +60,8 @@ if len(sys.argv) > 3:
 """
 
 IRBENCH_IMPORTS = (  # what `irbench eval` imports for a table to a pipe (rich only on a terminal)
-    "import irbench.cli.app, irbench.cli.eval_cmd, irbench.engine, irbench.engine.streaming, "
-    "irbench.engine.engines, irbench.engine.naming"
+    "import irbench.cli.app, irbench.cli.eval_cmd, irbench.engine, irbench.engine.runs, "
+    "irbench.engine.placement, irbench.engine.naming"
 )
 
 

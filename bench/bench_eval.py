@@ -70,7 +70,7 @@ print(t.num_rows)
 """,
     "irbench-read": """
 import os, sys
-from irbench.engine.streaming import iter_query_chunks
+from irbench.io.chunks import iter_query_chunks
 chunks = iter_query_chunks(sys.argv[1], workers=min(4, os.cpu_count() or 1))
 print(sum(c.table.num_rows for c in chunks))
 """,

@@ -186,7 +186,8 @@ def cases(draw: st.DrawFn) -> Case:
             notes.append(f"{q!r}: {len(docs)} documents")
         else:
             taken: set[str] = set()
-            reuse = [d for d in doc_pool if draw(st.booleans())][:4]  # ids shared by queries
+            # ids shared by queries (the pool may hold an id twice: two queries drew it)
+            reuse = [d for d in dict.fromkeys(doc_pool) if draw(st.booleans())][:4]
             taken.update(reuse)
             docs = reuse + _unique(draw, draw(st.integers(1, 14)), doc_pool, taken)
         if role in ("both", "qrels"):

@@ -135,8 +135,8 @@ def test_ignore_identical_ids_equals_beir_then_pytrec_eval(data: tuple[dict, dic
 def test_every_read_path_gives_the_same_numbers(data: tuple[dict, dict], tmp_path: Path) -> None:
     from distributed import Client, LocalCluster
 
-    from irbench.distributed.scoring import DaskEngine
-    from irbench.engine.streaming import score_partitioned_part, score_stream_part
+    from irbench.distributed.dask_engine import DaskEngine
+    from irbench.engine.runs import score_chunks_part, score_partitions_part
 
     qrels, run = data
     ev = Evaluator(qrels, list(MEASURES), ignore_identical_ids=True)
@@ -149,9 +149,9 @@ def test_every_read_path_gives_the_same_numbers(data: tuple[dict, dict], tmp_pat
         "file": ev.score(str(grouped)),
         "interleaved file": ev.score(str(mixed)),
     }
-    part, _ = score_stream_part(ev, grouped, chunk_bytes=256)  # many small chunks
+    part, _ = score_chunks_part(ev, grouped, chunk_bytes=256)  # many small chunks
     results["chunks"] = ev.finish(part, "r")
-    part, _ = score_partitioned_part(ev, mixed, chunk_bytes=256)
+    part, _ = score_partitions_part(ev, mixed, chunk_bytes=256)
     results["partitions"] = ev.finish(part, "r")
     table = read_run(grouped)
     shards = [ev.score_part(s.table) for s in iter_query_shards(table, 7)]

@@ -196,6 +196,7 @@ def test_eval_imports_only_its_own_command(dl19: tuple[str, str, str]) -> None:
         "irbench.cli.app",
         "irbench.cli.common",
         "irbench.cli.eval_cmd",
+        "irbench.cli.eval_output",
     ]
     assert out[-1] == "RICH False"
 

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from irbench.cli import eval_cmd
+from irbench.cli import eval_output
 from irbench.engine import Evaluator
 from irbench.measures import parse_measure
 
@@ -45,8 +45,8 @@ def _printed(scores: list[Any], measures: list[Any], per_query: bool, *, rich: b
         stack.enter_context(contextlib.redirect_stdout(out))
         if rich:
             mp = stack.enter_context(pytest.MonkeyPatch.context())
-            mp.setattr(eval_cmd, "_plain_table", lambda *args: None)
-        eval_cmd._print_table(scores, measures, per_query)
+            mp.setattr(eval_output, "_plain_table", lambda *args: None)
+        eval_output.print_scores_table(scores, measures, per_query)
     return out.getvalue()
 
 
@@ -54,7 +54,7 @@ def _same_as_rich(scores: list[Any], measures: list[Any], per_query: bool) -> bo
     """True when the shortcut drew the table (it then must equal rich's); False when it left
     it to rich."""
     with contextlib.redirect_stdout(io.StringIO()):
-        plain = eval_cmd._plain_table(scores, measures, per_query)
+        plain = eval_output._plain_table(scores, measures, per_query)
     if plain is None:
         return False
     assert plain == _printed(scores, measures, per_query, rich=True)
@@ -88,19 +88,19 @@ def test_rich_draws_what_the_shortcut_cannot(
     assert not _same_as_rich([fake], gains, True)
     with contextlib.redirect_stdout(io.StringIO()):
         monkeypatch.setenv("FORCE_COLOR", "1")
-        assert eval_cmd._plain_table(scores[:1], measures, False) is None
+        assert eval_output._plain_table(scores[:1], measures, False) is None
         monkeypatch.delenv("FORCE_COLOR")
-        assert eval_cmd._plain_table(scores[:1], measures, False) is not None
+        assert eval_output._plain_table(scores[:1], measures, False) is not None
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
             return True
 
     with contextlib.redirect_stdout(Terminal()):
-        assert eval_cmd._plain_table(scores[:1], measures, False) is None
+        assert eval_output._plain_table(scores[:1], measures, False) is None
     latin1 = io.TextIOWrapper(io.BytesIO(), encoding="latin-1")
     with contextlib.redirect_stdout(latin1):
-        assert eval_cmd._plain_table(scores[:1], measures, False) is None
+        assert eval_output._plain_table(scores[:1], measures, False) is None
 
 
 names = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=40)

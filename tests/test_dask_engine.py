@@ -24,7 +24,8 @@ from typer.testing import CliRunner
 
 from irbench.cli.app import app
 from irbench.engine import Evaluator, RunScores
-from irbench.engine.engines import LocalEngine, make_engine, parse_size
+from irbench.engine.api import make_engine
+from irbench.engine.placement import LocalEngine, parse_size
 from irbench.engine.shards import iter_query_shards
 from irbench.errors import DistributedError, IrbenchError, IrbenchWarning
 from irbench.io import read_run, write_run
@@ -32,7 +33,7 @@ from irbench.io import read_run, write_run
 pytestmark = pytest.mark.xdist_group("dask")
 distributed = pytest.importorskip("distributed")
 
-from irbench.distributed.scoring import DaskEngine  # noqa: E402
+from irbench.distributed.dask_engine import DaskEngine  # noqa: E402
 
 MEASURES = ["AP", "nDCG@10", "RR@10", "P@10", "R@100", "GMAP", "NumRet", "Bpref", "ERR@20"]
 SYSTEMS = ["BM25", "BM25_RM3", "D_BERT_KD_TASB", "SPLADE_P_P_ENSEMBLE_DISTIL"]
@@ -341,11 +342,11 @@ class KillOnce(Evaluator):
 
     marker = ""
 
-    def score_whole_part(self, run, name=None, **kwargs):
+    def score_part(self, table, **kwargs):
         try:  # atomic: of two tasks starting together, exactly one kills its worker
             os.close(os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
         except FileExistsError:
-            return super().score_whole_part(run, name, **kwargs)
+            return super().score_part(table, **kwargs)
         os._exit(1)
 '''
 

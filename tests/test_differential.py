@@ -19,14 +19,14 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from _differential import BUDGET, FLAG_SETS, RANDOM, Case, cases, mismatches
-from hypothesis import HealthCheck, find, given, settings
+from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import irbench
 from irbench.engine import Evaluator, RunScores
-from irbench.engine.evaluator import PartialScores
-from irbench.engine.streaming import score_partitioned_part, score_stream
+from irbench.engine.runs import ReadPolicy, score_partitions_part, score_run
+from irbench.engine.scores import PartialScores
 from irbench.io import write_parquet
 
 pytest.importorskip("pytrec_eval")  # a declared dev dependency: present in CI
@@ -110,7 +110,14 @@ def test_the_differential_test_catches_mutations(
     found = find(
         cases(),
         lambda case: bool(mismatches(case, FLAG_SETS[flags])),
-        settings=settings(max_examples=2000, derandomize=True, database=None, deadline=None),
+        # the first failing case is proof enough: no shrinking (minutes of pytrec_eval calls)
+        settings=settings(
+            max_examples=2000,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            phases=[Phase.generate],
+        ),
     )
     assert mismatches(found, FLAG_SETS[flags])
 
@@ -244,13 +251,11 @@ def test_every_read_path_gives_the_same_numbers(case: Case, flag_set: str, chunk
             "grouped file": _by_query(_quiet(ev.score, str(files["grouped"]))),
             "interleaved file": _by_query(_quiet(ev.score, str(files["interleaved"]))),
             "stream, small chunks": _by_query(
-                _quiet(score_stream, ev, str(files["grouped"]), chunk_bytes=chunk)
+                _quiet(score_run, ev, str(files["grouped"]), None, ReadPolicy(True, chunk))
             ),
             "partitions, small chunks": _by_query(
                 ev.finish(
-                    *_quiet(
-                        score_partitioned_part, ev, str(files["interleaved"]), chunk_bytes=chunk
-                    )
+                    *_quiet(score_partitions_part, ev, str(files["interleaved"]), chunk_bytes=chunk)
                 )
             ),
             "gzip": _by_query(_quiet(ev.score, str(files["gz"]))),

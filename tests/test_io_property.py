@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -81,12 +83,26 @@ def test_write_then_read_run(tmp_path: Path, rows: list[tuple[str, str, float]])
     unique = {(q, d): s for q, d, s in rows}
     source = [(q, d, s) for (q, d), s in unique.items()]
     path = tmp_path / "out.run"
-    write_run(source, path, name="prop")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        write_run(source, path, name="prop")
     back = read_run(path)
     got = {(r["query_id"], r["doc_id"]): r["score"] for r in back.to_pylist()}
     assert got.keys() == unique.keys()
-    for key, score in unique.items():
-        assert got[key] == score and math.copysign(1, got[key]) == math.copysign(1, score)
+    if not any("float32" in str(w.message) for w in caught):  # written exactly
+        for key, score in unique.items():
+            assert got[key] == score and math.copysign(1, got[key]) == math.copysign(1, score)
+        return
+    # scores equal in float32 were written apart (io.writers.float32_distinct): per query, the
+    # float32 values read back order the documents as the doubles did, ties kept
+    for q in {q for q, _ in unique}:
+        keys = [k for k in unique if k[0] == q]
+        for a in keys:
+            for b in keys:
+                if unique[a] > unique[b]:
+                    assert np.float32(got[a]) > np.float32(got[b]), (a, b, unique[a], unique[b])
+                elif unique[a] == unique[b]:
+                    assert got[a] == got[b]
 
 
 @SETTINGS

@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import pytest
 
 from irbench.engine import Evaluator
-from irbench.engine.evaluator import PartialScores
+from irbench.engine.scores import PartialScores
 from irbench.errors import IrbenchError
 from irbench.io import read_run
 from irbench.measures.catalog import CATALOG

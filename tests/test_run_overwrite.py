@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from irbench.cli.app import app
-from irbench.cli.run_cmd import _default_output, _fused_output
+from irbench.cli.run_cmd import default_output, fused_output
 from irbench.errors import RunExistsError
 from irbench.rankers import registry
 from irbench.rankers.runner import fuse_runs, metadata_path, run_identity, run_ranker
@@ -112,17 +112,17 @@ def test_fusion_is_named_after_its_inputs_and_not_replaced(
 
 
 def test_default_names_say_what_a_run_is() -> None:
-    rerank = _default_output("dense", "vaswani", rerank=Path("runs/vaswani-bm25.run"), depth=100)
+    rerank = default_output("dense", "vaswani", rerank=Path("runs/vaswani-bm25.run"), depth=100)
     assert rerank == Path("runs/vaswani-dense-rerank-bm25-d100.run")
-    assert _default_output("dense", "beir/scifact/test", rerank=Path("b.run.gz"), depth=20) == (
+    assert default_output("dense", "beir/scifact/test", rerank=Path("b.run.gz"), depth=20) == (
         Path("runs/beir-scifact-test-dense-rerank-b-d20.run")
     )
-    assert _default_output("bm25", "vaswani") == Path("runs/vaswani-bm25.run")
-    fused = _fused_output("rrf", [Path("runs/vaswani-bm25.run"), Path("runs/vaswani-dense.run")])
+    assert default_output("bm25", "vaswani") == Path("runs/vaswani-bm25.run")
+    fused = fused_output("rrf", [Path("runs/vaswani-bm25.run"), Path("runs/vaswani-dense.run")])
     assert fused == Path("runs/vaswani-rrf-bm25+dense.run")
     three = [Path("x/beir-scifact-test-bm25.run"), Path("beir-scifact-test-dense.run.gz"),
              Path("beir-scifact-test-dense-rerank-bm25-d100.run")]  # fmt: skip
-    assert _fused_output("combsum", three) == Path(
+    assert fused_output("combsum", three) == Path(
         "runs/beir-scifact-test-combsum-bm25+dense+dense-rerank-bm25-d100.run"
     )
 

@@ -1,4 +1,4 @@
-"""Streaming evaluation (irbench.engine.streaming): chunks of whole queries, bit-identical scores,
+"""Streaming evaluation (irbench.engine.runs, ReadPolicy(stream=True)): chunks of whole queries, bit-identical scores,
 whole-file line numbers in errors, bounded chunk sizes, and the `eval --stream` command."""
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from typer.testing import CliRunner
 
 from irbench.cli.app import app
 from irbench.engine import Evaluator, RunScores
-from irbench.engine.engines import parse_size
-from irbench.engine.streaming import iter_query_chunks, score_stream
+from irbench.engine.placement import parse_size
+from irbench.engine.runs import ReadPolicy, score_run
 from irbench.errors import DuplicateEntryError, InputFormatError, RunNotGroupedError
 from irbench.io import read_run, write_parquet
+from irbench.io.chunks import iter_query_chunks
 
 MEASURES = ["AP", "nDCG@10", "RR", "P@10", "R@100", "Bpref", "NumQ", "NumRet", "ERR@20", "GMAP"]
 runner = CliRunner()
@@ -36,7 +37,9 @@ def _quiet_score(ev: Evaluator, run: object, **kwargs: object) -> RunScores:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if kwargs.pop("stream", False):
-            return score_stream(ev, run, **kwargs)  # type: ignore[arg-type]
+            name = kwargs.pop("name", None)
+            read = ReadPolicy(stream=True, **kwargs)  # type: ignore[arg-type]
+            return score_run(ev, run, name, read)  # type: ignore[arg-type]
         return ev.score_table(read_run(run), origin=run)  # the whole file at once
 
 
@@ -317,7 +320,7 @@ def test_interleaved_run_is_scored_in_query_partitions(
     """A run whose queries are interleaved (shuffled lines, queries outside the qrels, a gzip
     copy) is split by query into partitions, each scored whole: the numbers of the whole run,
     with many partitions and many chunks."""
-    from irbench.engine import streaming
+    from irbench.engine import runs as streaming
 
     qrels, run = dl19
     lines = _lines(run)
@@ -333,7 +336,7 @@ def test_interleaved_run_is_scored_in_query_partitions(
     assert whole.num_run_queries_not_in_qrels == 7
     for path in (shuffled, gz):
         assert streaming._partition_count(path, ev.qrels.num_queries) > 5
-        part, name = streaming.score_partitioned_part(ev, path, chunk_bytes=3000)
+        part, name = streaming.score_partitions_part(ev, path, chunk_bytes=3000)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             _assert_same(ev.finish(part, name), whole)

@@ -13,11 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from irbench.engine import BoundQrels, Evaluator
-from irbench.engine.ranking import rank_run
+from irbench.engine.ranking import condense, rank_run
 from irbench.engine.unjudged import (
     augmented_qrels,
     bounds_table,
-    condense,
     judged_companion,
     score_bounds,
     upper_depth,

@@ -19,7 +19,7 @@ import typer
 import typer.core
 import typer.main
 
-from irbench import __version__
+from irbench._version import __version__
 
 # command name -> module of irbench.cli whose `register(app)` adds it, in the order of --help
 COMMANDS = {

@@ -16,7 +16,7 @@ import typer
 from irbench.errors import IrbenchError, IrbenchWarning
 
 if TYPE_CHECKING:
-    from irbench.engine.engines import Engine
+    from irbench.engine.placement import Engine
 
 T = TypeVar("T")
 
@@ -186,6 +186,6 @@ def open_engine(
     engine: EngineName, scheduler: str | None, workers: int | None, shard_size: str | None
 ) -> Engine:
     """The engine the options ask for, to be used as a context manager (it owns the cluster)."""
-    from irbench.engine.engines import make_engine
+    from irbench.engine.api import make_engine
 
     return make_engine(engine.value, scheduler=scheduler, workers=workers, shard_size=shard_size)

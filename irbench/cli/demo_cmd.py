@@ -47,8 +47,8 @@ def demo_command(
 
 def _vaswani(console: Any, output: Path, cache_dir: Path | None, force: bool = False) -> None:
     from irbench.cli.compare_cmd import print_table
-    from irbench.cli.eval_cmd import _print_table
-    from irbench.cli.run_cmd import _fused_output, rich_progress
+    from irbench.cli.eval_output import print_scores_table
+    from irbench.cli.run_cmd import fused_output, rich_progress
     from irbench.io import read_run
     from irbench.io.atomic import atomic_text_writer
     from irbench.rankers.runner import fuse_runs, run_ranker
@@ -74,7 +74,7 @@ def _vaswani(console: Any, output: Path, cache_dir: Path | None, force: bool = F
             )
             paths[ranker] = output / f"vaswani-{ranker}.run"
     # the names `irbench run` gives: the demo rewrites its own runs, never other runs there
-    fused = output / _fused_output("rrf", [paths["bm25"], paths["dense"]]).name
+    fused = output / fused_output("rrf", [paths["bm25"], paths["dense"]]).name
     fuse_runs([paths["bm25"], paths["dense"]], "rrf", output=fused, force=force)
     paths["rrf"] = fused
     console.print(
@@ -90,7 +90,7 @@ def _vaswani(console: Any, output: Path, cache_dir: Path | None, force: bool = F
         baseline="bm25",
     )
     scores = [run.scores for run in board.datasets[0].runs]
-    _print_table(scores, board.datasets[0].measures, per_query=False)
+    print_scores_table(scores, board.datasets[0].measures, per_query=False)
     console.print("\n[bold]Against BM25[/]: paired t-test, Holm correction, 95% intervals")
     print_table(_compare(scores, board.datasets[0].measures[:2]))
     target = output / "leaderboard-vaswani.csv"
@@ -104,7 +104,7 @@ def _compare(scores: list[Any], measures: list[Any]) -> Any:
     values already computed."""
     import pyarrow as pa
 
-    from irbench.engine.evaluator import results_table
+    from irbench.engine.scores import results_table
     from irbench.stats import compare_per_query
 
     per_query = pa.concat_tables([results_table(s, per_query=True) for s in scores])
@@ -126,7 +126,7 @@ def demo_runs(root: Path) -> list[Path]:
 
 def _dl19(console: Any) -> None:
     from irbench.cli.compare_cmd import print_table
-    from irbench.cli.eval_cmd import _print_table
+    from irbench.cli.eval_output import print_scores_table
     from irbench.engine import Evaluator
     from irbench.engine.naming import name_runs
     from irbench.io import read_run
@@ -141,7 +141,7 @@ def _dl19(console: Any) -> None:
     tables = [read_run(path) for path in runs]  # parsed once for the table and the tests
     ev = Evaluator(root / "qrels.txt.gz", DEMO_MEASURES)
     scores = [ev.score_table(run, name=name) for run, name in zip(tables, names, strict=True)]
-    _print_table(scores, ev.measures, per_query=False)
+    print_scores_table(scores, ev.measures, per_query=False)
     console.print(
         "\n[bold]Against BM25[/]: paired t-test per query, Holm correction over all "
         "comparisons, 95% intervals"

@@ -130,7 +130,7 @@ def _parse_params(items: list[str]) -> dict[str, str]:
     return params
 
 
-def _default_output(
+def default_output(
     ranker: str, dataset: str | None, *, rerank: Path | None = None, depth: int = 100
 ) -> Path:
     """``runs/DATASET-RANKER.run``; a re-ranking says what it re-ranked and how deep
@@ -145,7 +145,7 @@ def _default_output(
     return Path("runs") / f"{stem}.run"
 
 
-def _fused_output(method: str, inputs: list[Path]) -> Path:
+def fused_output(method: str, inputs: list[Path]) -> Path:
     """``runs/METHOD-A+B.run``, after the dash-separated prefix the inputs share
     (``runs/vaswani-bm25.run`` + ``runs/vaswani-dense.run`` -> ``runs/vaswani-rrf-bm25+dense.run``)."""
     labels = [_run_label(path).split("-") for path in inputs]
@@ -317,7 +317,7 @@ def run_command(
             model = get_ranker(ranker, **params)
             target = output
             if target is None:
-                target = str(_default_output(ranker, dataset, rerank=rerank, depth=depth))
+                target = str(default_output(ranker, dataset, rerank=rerank, depth=depth))
             with rich_progress(not quiet) as progress:
                 result = run_ranker(
                     model,
@@ -409,7 +409,7 @@ def _fuse(
         weights=weights,
         depth=depth,
         k=k,
-        output=output if output is not None else str(_fused_output(method, inputs)),
+        output=output if output is not None else str(fused_output(method, inputs)),
         name=name,
         force=force,
     )

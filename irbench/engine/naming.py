@@ -31,6 +31,7 @@ __all__ = [
     "STDIN_NAME",
     "file_stem",
     "name_runs",
+    "named_runs",
     "path_aliases",
     "run_label",
     "split_run_arg",
@@ -221,3 +222,10 @@ def split_runs(
     if names is not None and len(names) != len(run_list):
         raise InputFormatError(f"got {len(names)} names for {len(run_list)} runs")
     return run_list, list(names) if names is not None else None
+
+
+def named_runs(runs: Any, names: Sequence[str | None] | None = None) -> tuple[list[Any], list[str]]:
+    """``runs`` (one run, a list, or a dict by name) as a list, and their names by the one
+    rule (:func:`irbench.engine.naming.name_runs`; ``names`` are explicit names)."""
+    run_list, given = split_runs(runs, names)
+    return run_list, name_runs(run_list, given)

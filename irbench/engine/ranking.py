@@ -15,7 +15,7 @@ groups that hold a listed row are sorted by id. Any other order takes one ``lexs
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyarrow as pa
@@ -242,3 +242,21 @@ def rank_run(
 
 
 __all__ = ["NONPOOL", "UNJUDGED", "Ranking", "rank_run", "sort_scores"]
+
+
+def condense(ranking: Ranking, num_queries: int) -> Ranking:
+    """The ranking without its unjudged rows (negative grades), ranks closed up per query.
+
+    ``ranking`` comes from :func:`~irbench.engine.ranking.rank_run` without ``judged_only``
+    (rows grouped by query, in rank order, ``-M`` already applied). The result equals
+    ``rank_run(..., judged_only=True)``: trec_eval applies ``-M`` first, then ``-J``.
+    """
+    judged = ranking.grade >= 0
+    qpos = ranking.qpos[judged]
+    return replace(
+        ranking,
+        qpos=qpos,
+        grade=ranking.grade[judged],
+        rank=positions_in_segment(qpos, num_queries) + 1,
+        num_ret=np.bincount(qpos, minlength=num_queries),
+    )

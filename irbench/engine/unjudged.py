@@ -19,21 +19,19 @@ Three views of that uncertainty:
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from irbench._arrow import from_numpy
+from irbench.engine.evaluator import TableEvaluator, drop_identical_ids
 from irbench.engine.qrels import BoundQrels
-from irbench.engine.ranking import Ranking, rank_run
-from irbench.engine.segments import positions_in_segment
+from irbench.engine.ranking import condense, rank_run
+from irbench.engine.scores import RunScores, results_table
 from irbench.measures.spec import Measure, parse_measures
-
-if TYPE_CHECKING:
-    from irbench.engine.evaluator import Evaluator, RunScores
 
 __all__ = [
     "Bounds",
@@ -50,24 +48,6 @@ __all__ = [
 
 #: Families whose value does not depend on the ranking: no Judged@k companion.
 _NO_RANKING = frozenset({"NumQ", "NumRel", "Judged"})
-
-
-def condense(ranking: Ranking, num_queries: int) -> Ranking:
-    """The ranking without its unjudged rows (negative grades), ranks closed up per query.
-
-    ``ranking`` comes from :func:`~irbench.engine.ranking.rank_run` without ``judged_only``
-    (rows grouped by query, in rank order, ``-M`` already applied). The result equals
-    ``rank_run(..., judged_only=True)``: trec_eval applies ``-M`` first, then ``-J``.
-    """
-    judged = ranking.grade >= 0
-    qpos = ranking.qpos[judged]
-    return replace(
-        ranking,
-        qpos=qpos,
-        grade=ranking.grade[judged],
-        rank=positions_in_segment(qpos, num_queries) + 1,
-        num_ret=np.bincount(qpos, minlength=num_queries),
-    )
 
 
 def judged_companion(measure: Measure) -> Measure | None:
@@ -201,7 +181,7 @@ class Bounds:
         return self.low.run
 
 
-def score_bounds(ev: Evaluator, run: Any, name: str | None = None) -> Bounds:
+def score_bounds(ev: TableEvaluator, run: Any, name: str | None = None) -> Bounds:
     """Low and high values of every measure of ``ev`` for one run (read whole, in this process).
 
     ``high`` of a measure is its value, under ``ev``'s options, on :func:`augmented_qrels`
@@ -213,7 +193,6 @@ def score_bounds(ev: Evaluator, run: Any, name: str | None = None) -> Bounds:
     than ``low`` for some queries. RBP's ``high`` leaves out the ``p^d`` tail that
     ``RBP_resid`` adds: RBP@k high + p^d = RBP@k + RBP_resid@k.
     """
-    from irbench.engine.evaluator import Evaluator, RunScores, drop_identical_ids
     from irbench.io import read_run
 
     table = run if isinstance(run, pa.Table) else read_run(run, name=name)
@@ -227,7 +206,7 @@ def score_bounds(ev: Evaluator, run: Any, name: str | None = None) -> Bounds:
     for grade, depth in dict.fromkeys((grades[m], depths[m]) for m in ev.measures):
         group = [m for m in ev.measures if (grades[m], depths[m]) == (grade, depth)]
         aug = augmented_qrels(ev.qrels, table, grade, max_results=depth, compat=ev.compat)
-        high_ev = Evaluator(
+        high_ev = TableEvaluator(
             BoundQrels.from_table(aug, source="augmented qrels"),
             group,
             rel_level=ev.rel_level,
@@ -258,7 +237,6 @@ def score_bounds(ev: Evaluator, run: Any, name: str | None = None) -> Bounds:
 def bounds_table(bounds: Bounds, *, per_query: bool = True) -> pa.Table:
     """One row per measure and query (then ``query_id == "all"``): ``run``, ``measure``,
     ``query_id``, ``value`` (= ``low``), ``low``, ``high``."""
-    from irbench.engine.evaluator import results_table
 
     low = results_table(bounds.low, per_query=per_query)
     high = results_table(bounds.high, per_query=per_query)

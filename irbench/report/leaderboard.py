@@ -142,7 +142,7 @@ def _dataset_rows(
     import pandas as pd
 
     from irbench import __version__
-    from irbench.engine.evaluator import results_table
+    from irbench.engine.scores import results_table
     from irbench.stats import compare_per_query
 
     cmp: dict[tuple[str, str], Any] = {}
@@ -319,7 +319,7 @@ def build_leaderboard(
     bounds: bool = False,
 ) -> Leaderboard:
     """Score every dataset's runs and build the :class:`Leaderboard` (see :func:`leaderboard`);
-    ``engine`` scores the runs (see :func:`irbench.engine.engines.resolve_engine`). A dataset's
+    ``engine`` scores the runs (see :func:`irbench.engine.api.resolve_engine`). A dataset's
     ``ignore_identical_ids`` (if set) overrides ``conditions``'; with several datasets and
     ``average``, group rows (CQADupStack's forums as one dataset) and the BEIR average follow,
     and a run missing from a dataset is an error. ``judged`` and ``bounds`` add
@@ -328,7 +328,7 @@ def build_leaderboard(
 
     import pandas as pd
 
-    from irbench.engine.engines import resolve_engine
+    from irbench.engine.api import resolve_engine
     from irbench.report.average import auto_group
 
     if not datasets:
@@ -469,8 +469,8 @@ def leaderboard(
     if latency or spec_files:
         from irbench.report.latency import add_latency_columns
 
-        given = dict(latency) if isinstance(latency, Mapping) else {}
-        add_latency_columns(board, {**spec_files, **given})
+        measured = dict(latency) if isinstance(latency, Mapping) else {}
+        add_latency_columns(board, {**spec_files, **measured})
     if output == "arrow":
         import pyarrow as pa
 

@@ -184,11 +184,10 @@ def score_dataset(
 ) -> DatasetScores:
     """Bind ``qrels`` once, score every run; runs named ``names``, else as ``irbench eval``.
 
-    ``engine`` (an :class:`irbench.engine.engines.Engine`, default local) scores the runs, with
+    ``engine`` (an :class:`irbench.engine.placement.Engine`, default local) scores the runs, with
     their tie reports if ``ties``; a remote engine does not bring the run tables back."""
     from irbench.engine import Evaluator
-    from irbench.engine.engines import resolve_engine
-    from irbench.engine.naming import name_runs
+    from irbench.engine.api import map_runs, resolve_engine
 
     cond = conditions or Conditions()
     ev = Evaluator(
@@ -201,11 +200,9 @@ def score_dataset(
         compat=cond.compat,
         ignore_identical_ids=cond.ignore_identical_ids,
     )
-    final = name_runs(list(runs), names)  # decided before scoring: warnings use them too
     eng = resolve_engine(engine)
     task = partial(_score_run, ties=ties, keep_table=not eng.remote)
-    with eng:
-        scored = eng.map_runs(ev, list(runs), task, final)
+    final, scored = map_runs(ev, list(runs), task, names, engine=eng)
     for s, n in zip(scored, final, strict=True):
         s.name = n
         s.scores.run = n

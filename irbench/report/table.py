@@ -58,7 +58,7 @@ def _significance(
     :func:`compare_per_query` over the dataset's runs and measures, as ``irbench compare``."""
     import pandas as pd
 
-    from irbench.engine.evaluator import results_table
+    from irbench.engine.scores import results_table
     from irbench.report.leaderboard import _resolve_baseline
     from irbench.stats import compare_per_query
 

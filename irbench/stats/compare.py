@@ -361,7 +361,8 @@ def evaluate_per_query(
     import pandas as pd
 
     from irbench.engine import Evaluator
-    from irbench.engine.evaluator import results_table
+    from irbench.engine.api import evaluate_runs
+    from irbench.engine.scores import results_table
 
     ev = Evaluator(
         qrels,
@@ -373,13 +374,7 @@ def evaluate_per_query(
         compat=compat,
         ignore_identical_ids=ignore_identical_ids,
     )
-    from irbench.engine.engines import resolve_engine
-    from irbench.engine.naming import name_runs, split_runs
-
-    run_list, given = split_runs(runs, names)
-    final = name_runs(run_list, given)
-    with resolve_engine(engine) as eng:
-        scores = eng.score_runs(ev, run_list, final)
+    scores = evaluate_runs(ev, runs, names, engine=engine)
     tables = [results_table(s, per_query=True).to_pandas() for s in scores]
     return pd.concat(tables, ignore_index=True)
 

@@ -1,6 +1,6 @@
 """The Dask engine: runs scored in parallel on a cluster's workers, huge runs in query shards.
 
-* The :class:`~irbench.engine.Evaluator` (qrels bound, measures parsed) is scattered once to
+* The evaluator (qrels bound, measures parsed) is scattered once to
   every worker (``broadcast=True``); tasks take its future, so each worker deserialises it once
   and its lazily built qrels caches persist across the worker's tasks.
 * A run file is sent as its path and read on a worker (paths must be readable there: a shared
@@ -25,18 +25,19 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from irbench.distributed.cluster import dask_client
-from irbench.engine.engines import DEFAULT_SHARD_SIZE, RunTask, _names
+from irbench.engine.naming import name_runs, run_label
+from irbench.engine.placement import DEFAULT_SHARD_SIZE, RunTask
+from irbench.engine.runs import DEFAULT_READ, ReadPolicy, score_run_part
+from irbench.engine.scores import PartialScores, RunScorer, RunScores
 from irbench.engine.shards import iter_query_shards, shard_count
 from irbench.errors import DistributedError, IrbenchError
 
 if TYPE_CHECKING:
     from distributed import Client, Future
-
-    from irbench.engine.evaluator import Evaluator, PartialScores, RunScores
 
 __all__ = ["DaskEngine"]
 
@@ -64,14 +65,16 @@ def _attempt(fn: Callable[..., Any], *args: Any) -> _Outcome:
     return _Outcome(value=value, warnings=[w.message for w in caught])
 
 
-def _score_whole(ev: Evaluator, run: Any, name: str | None) -> tuple[PartialScores, str]:
+def _score_whole(
+    ev: RunScorer, run: Any, name: str | None, read: ReadPolicy
+) -> tuple[PartialScores, str]:
     # one parsing thread: a Dask worker thread stands for one core, and the cluster already
     # runs as many tasks at once as it has threads
-    return ev.score_whole_part(run, name, read_workers=1)
+    return score_run_part(ev, run, name, replace(read, workers=1))
 
 
-def _score_shard(ev: Evaluator, table: Any, source: str, run: Any) -> PartialScores:
-    return ev.score_shard(table, source=source, run=run)
+def _score_shard(ev: RunScorer, table: Any, source: str, run: Any) -> PartialScores:
+    return ev.score_part(table, source=source, run=run)
 
 
 @dataclass
@@ -198,10 +201,14 @@ class DaskEngine:
     # -- public API -----------------------------------------------------------------------
 
     def score_runs(
-        self, evaluator: Evaluator, runs: Sequence[Any], names: Sequence[str | None] | None = None
+        self,
+        evaluator: RunScorer,
+        runs: Sequence[Any],
+        names: Sequence[str | None] | None = None,
+        read: ReadPolicy = DEFAULT_READ,
     ) -> list[RunScores]:
         """One :class:`RunScores` per run, in order, bit-identical to the local engine's."""
-        run_names = _names(runs, names)
+        run_names = name_runs(runs, names)
         with self._session() as client:
             token = uuid.uuid4().hex[:8]
             ev_future = _scatter(client, evaluator, broadcast=True)
@@ -209,7 +216,7 @@ class DaskEngine:
             all_jobs: list[_Job] = []
             try:
                 for i, (run, name) in enumerate(zip(runs, run_names, strict=True)):
-                    jobs, run_name = self._submit_run(client, ev_future, run, name, i, token)
+                    jobs, run_name = self._submit_run(client, ev_future, run, name, i, token, read)
                     plans.append((jobs, run_name))
                     all_jobs += jobs
                 values = self._collect(client, all_jobs)
@@ -232,13 +239,13 @@ class DaskEngine:
 
     def map_runs(
         self,
-        evaluator: Evaluator,
+        evaluator: RunScorer,
         runs: Sequence[Any],
         task: RunTask[T],
         names: Sequence[str | None] | None = None,
     ) -> list[T]:
         """``task(evaluator, run, name)`` for every run on the workers (no sharding), in order."""
-        run_names = _names(runs, names)
+        run_names = name_runs(runs, names)
         with self._session() as client:
             token = uuid.uuid4().hex[:8]
             ev_future = _scatter(client, evaluator, broadcast=True)
@@ -278,11 +285,17 @@ class DaskEngine:
         return _scatter(client, run)
 
     def _submit_run(
-        self, client: Client, ev_future: Future, run: Any, name: str | None, i: int, token: str
+        self,
+        client: Client,
+        ev_future: Future,
+        run: Any,
+        name: str | None,
+        i: int,
+        token: str,
+        read: ReadPolicy,
     ) -> tuple[list[_Job], str | None]:
         """Submit one run: a single whole-run task (run name ``None``: the worker names it), or
         one task per query shard (the run name, read on the client)."""
-        from irbench.engine.evaluator import _run_name
         from irbench.io import read_run
 
         label = f"run {_display(run, name, i)}"
@@ -314,10 +327,12 @@ class DaskEngine:
                 )
                 jobs.append(_Job(f"{shard.label} of {label}", fut))
             if jobs:
-                return jobs, name or _run_name(table, source)
+                return jobs, name or run_label(run)
             # an empty run: nothing to shard, score it whole
         arg = os.fspath(run) if table is None else _scatter(client, table)
-        fut = self._submit(client, f"score-{slug}-{i}-{token}", _score_whole, ev_future, arg, name)
+        fut = self._submit(
+            client, f"score-{slug}-{i}-{token}", _score_whole, ev_future, arg, name, read
+        )
         return [_Job(label, fut)], None
 
     def _collect(self, client: Client, jobs: list[_Job]) -> list[Any]:
