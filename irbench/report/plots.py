@@ -144,17 +144,14 @@ def pr_curves(
     """Run name -> the 11 mean interpolated precisions at :data:`RECALL_LEVELS` (the engine's
     ``IPrec@0`` ... ``IPrec@1``, trec_eval's iprec_at_recall)."""
     from irbench.engine import Evaluator
-    from irbench.engine.naming import name_runs
+    from irbench.engine.naming import named_runs
     from irbench.io import read_run
 
     measures = [f"IPrec@{level:g}" for level in RECALL_LEVELS]
     ev = Evaluator(qrels, measures, rel_level=rel_level, complete=complete)
     tables = [read_run(r) for r in runs]
     scored = [ev.score(t) for t in tables]
-    if names is None:
-        names = name_runs(list(runs))
-    if len(names) != len(scored):
-        raise InputFormatError(f"{len(names)} names for {len(scored)} runs")
+    _, names = named_runs(list(runs), names)
     return {
         n: np.array([s.aggregates[m] for m in ev.measures])
         for n, s in zip(names, scored, strict=True)

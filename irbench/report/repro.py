@@ -489,15 +489,12 @@ def qrels_agreement(
     from scipy.stats import kendalltau
 
     from irbench.engine import Evaluator
-    from irbench.engine.naming import name_runs
+    from irbench.engine.naming import named_runs
 
     if len(runs) < 2:
         raise InputFormatError("rank correlation needs at least two runs")
     tables = [_table(r) for r in runs]
-    if names is None:
-        names = name_runs(runs)
-    if len(names) != len(runs):
-        raise InputFormatError(f"{len(names)} names for {len(runs)} runs")
+    _, names = named_runs(list(runs), names)
     ev_a = Evaluator(qrels_a, [measure], complete=complete)
     ev_b = Evaluator(qrels_b, [measure], complete=complete)
     m_a, m_b = ev_a.measures[0], ev_b.measures[0]
