@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         build = time.perf_counter() - t
         t = time.perf_counter()
         ranker.load(Path(tmp))
-        ranker._search_index()
+        ranker.search_index()
         load = time.perf_counter() - t
         ranker._encoder = ArrayEncoder(queries)  # queries "encode" to their own rows
 

@@ -23,7 +23,7 @@ _LAZY = {
     "table": "irbench.report.table",
     "check": "irbench.report.check",
     "read_run": "irbench.io",
-    "read_qrels": "irbench.io",
+    "read_qrels": "irbench.datasets.qrels_source",  # a qrels file or a dataset id
     "write_run": "irbench.io",
     "Measure": "irbench.measures",
     "parse_measure": "irbench.measures",
@@ -55,9 +55,10 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from irbench.datasets.qrels_source import read_qrels
     from irbench.engine import Evaluator, evaluate
     from irbench.errors import InputFormatError, IrbenchError, IrbenchWarning, MeasureError
-    from irbench.io import read_qrels, read_run, write_run
+    from irbench.io import read_run, write_run
     from irbench.measures import Measure, parse_measure, parse_measures
     from irbench.report.check import check
     from irbench.report.leaderboard import leaderboard

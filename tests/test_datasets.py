@@ -21,11 +21,11 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from irbench import read_qrels  # files and dataset ids (irbench.datasets.qrels_source)
 from irbench.cli.app import app
 from irbench.datasets import import_files, load_dataset
 from irbench.datasets.importer import check_zip, safe_extract
 from irbench.errors import DatasetError, DatasetFilesMissingError, IrbenchWarning, MissingFileError
-from irbench.io import read_qrels
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -161,7 +161,7 @@ def fused_output(method: str, inputs: list[Path]) -> Path:
 
 def _run_label(path: Path) -> str:
     """A run file's name without folder and suffixes (``runs/bm25.run.gz`` -> ``bm25``)."""
-    from irbench.io._source import stem_of
+    from irbench.io import stem_of
 
     return stem_of(path)
 

@@ -25,6 +25,7 @@ from typing import Any
 import pyarrow as pa
 
 from irbench._arrow import read_parquet
+from irbench._version import __version__
 from irbench.errors import IrbenchWarning
 
 __all__ = ["CACHE_ENV", "CacheEntry", "cache_root", "fingerprint"]
@@ -49,8 +50,6 @@ def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
 
 def fingerprint(dataset_id: str, part: str, sources: Iterable[Path], extra: str = "") -> str:
     """A short hex digest identifying one part built from *sources* (path, size, mtime)."""
-    import irbench
-
     files = []
     for path in sorted({Path(p) for p in sources}):
         try:
@@ -58,7 +57,7 @@ def fingerprint(dataset_id: str, part: str, sources: Iterable[Path], extra: str 
             files.append([str(path.resolve()), st.st_size, st.st_mtime_ns])
         except OSError:
             files.append([str(path), None, None])
-    payload = json.dumps([_FORMAT_VERSION, irbench.__version__, dataset_id, part, extra, files])
+    payload = json.dumps([_FORMAT_VERSION, __version__, dataset_id, part, extra, files])
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:20]
 
 

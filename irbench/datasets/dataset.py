@@ -130,7 +130,7 @@ class Dataset:
             return [SourceFile(home() / rel, fmt)]
         from irbench.datasets import irds
 
-        return irds.part_files(self._irds_dataset(), part)
+        return irds.part_files(self.irds_dataset(), part)
 
     # ---------------------------------------------------------------- internals
 
@@ -138,7 +138,8 @@ class Dataset:
         self.events.append(message)
         _log.info("%s: %s", self.id, message)
 
-    def _irds_dataset(self) -> Any:
+    def irds_dataset(self) -> Any:
+        """The ir_datasets dataset behind this id (loaded on first use; for native datasets)."""
         if self._irds is None:
             from irbench.datasets import irds
 
@@ -198,7 +199,7 @@ class Dataset:
             return
         from irbench.datasets import irds
 
-        ds = self._irds_dataset()
+        ds = self.irds_dataset()
         irds.guard_migrations(ds)
         if self.offline:
             with irds.no_downloads(self.id, part):

@@ -331,7 +331,7 @@ def _place(ds: object, inputs: _Inputs) -> list[tuple[str, Path]]:
     placed: list[tuple[str, Path]] = []
     fields: tuple[str, ...] = ("query_id", "text")
     if ds.spec.backend == "irds" and ds.has("queries"):
-        fields = tuple(ds._irds_dataset().queries_cls()._fields)
+        fields = tuple(ds.irds_dataset().queries_cls()._fields)
     beir = inputs.beir
     docs_targets = ds.source_files("docs")
     member = docs_targets[0].member if docs_targets else None
@@ -381,7 +381,7 @@ def _place(ds: object, inputs: _Inputs) -> list[tuple[str, Path]]:
     if ds.spec.backend == "irds":
         from irbench.datasets import irds
 
-        irds.guard_migrations(ds._irds_dataset())
+        irds.guard_migrations(ds.irds_dataset())
     return placed
 
 

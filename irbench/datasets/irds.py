@@ -321,13 +321,6 @@ def no_downloads(ds_id: str, part: str) -> Iterator[None]:
         Download.stream = original_stream
 
 
-def check_files(ds_id: str, files: list[SourceFile], part: str) -> None:
-    """Raise :class:`DatasetFilesMissingError` naming each missing file and what it must hold."""
-    missing = [f for f in files if not f.path.exists()]
-    if missing:
-        raise missing_error(ds_id, part, missing)
-
-
 def missing_error(ds_id: str, part: str, missing: list[SourceFile]) -> DatasetFilesMissingError:
     lines = "; ".join(f"{f.path} ({f.describe()})" for f in missing)
     return DatasetFilesMissingError(

@@ -1,7 +1,8 @@
 """The dataset registry: which ids irbench knows and where their data comes from.
 
 Pure Python and cheap: nothing here imports ir_datasets, so checking whether a string is a
-dataset id (as :func:`irbench.io.read_qrels` does for a path that does not exist) costs nothing.
+dataset id (as :func:`irbench.datasets.qrels_source.read_qrels` does for a path that does not
+exist) costs nothing.
 
 Ids are ir_datasets ids (https://ir-datasets.com) wherever ir_datasets has the dataset;
 ``backend`` says who reads it:

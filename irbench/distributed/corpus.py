@@ -19,14 +19,15 @@ worker memory for the command (Dask futures), not in the index cache.
   document's score is summed over the query's terms in the same order as in the whole index;
   the query × term matrix is built once on the client and broadcast.
 
-Both merge with :func:`irbench.distributed.retrieval.merge_topk`, so the run equals the local
-engine's byte for byte.
+Both merge with :func:`merge_topk`, so the run equals the local engine's byte for byte. Tasks
+are submitted and gathered through :mod:`.tasks` (the first failed shard cancels the rest).
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,13 +35,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from irbench.distributed.tasks import gather_shards, shard_bounds, shard_label, submit_all
 from irbench.errors import DistributedError
 from irbench.rankers.base import Progress, run_from_topk
 
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["corpus_shards"]
+__all__ = ["corpus_shards", "merge_topk"]
 
 #: Dense score cells per block of queries when a BM25 shard is searched.
 _BLOCK_CELLS = 1 << 23
@@ -72,8 +74,6 @@ def corpus_shards(
     progress: Progress,
 ) -> tuple[pa.Table, dict[str, Any]]:
     """Index *dataset*'s corpus in *shards* document ranges on the workers and retrieve."""
-    from irbench.distributed.retrieval import gather_shards, shard_bounds, shard_label
-
     if not dataset.has("docs"):
         raise DistributedError(f"{dataset.id} has no documents to index")
     n_docs = dataset.count("docs")  # builds the corpus cache once, here, before the workers read
@@ -95,8 +95,6 @@ def corpus_shards(
             f"--shard corpus supports bm25 and dense, not {ranker.name!r} (its index cannot be "
             "split); use --shard queries, which loads the whole index on every worker"
         )
-    from irbench.distributed.retrieval import merge_topk
-
     if k <= 0 or queries.num_rows == 0:
         empty = np.empty((queries.num_rows, 0))
         positions, scores = empty.astype(np.int64), empty
@@ -104,6 +102,23 @@ def corpus_shards(
         positions, scores = merge_topk(parts, k)
     table = run_from_topk(queries.column("query_id"), doc_ids, positions, scores)
     return table, {"shard": "corpus", "shards": len(bounds), "ranges": bounds}
+
+
+def merge_topk(
+    parts: Sequence[tuple[np.ndarray, np.ndarray]], k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The best *k* per row of the union of shard results ``(positions, scores)``.
+
+    *positions* are global document positions (``-1`` pads); rows are ordered by score
+    descending, then position ascending, the rule every local ranker cuts ties with, so
+    merging each shard's own top *k* gives exactly the top *k* of the whole corpus.
+    """
+    positions = np.concatenate([p for p, _ in parts], axis=1)
+    scores = np.concatenate([s for _, s in parts], axis=1).astype(np.float64)
+    scores = np.where(positions >= 0, scores, -np.inf)
+    big = np.iinfo(np.int64).max
+    order = np.lexsort((np.where(positions >= 0, positions, big), -scores), axis=1)[:, :k]
+    return np.take_along_axis(positions, order, 1), np.take_along_axis(scores, order, 1)
 
 
 # ---------------------------------------------------------------------------- dense
@@ -119,8 +134,6 @@ def _dense(
     retries: int,
     gather: Any,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    from irbench.distributed.retrieval import submit_all
-
     if ranker.index_type != "flat":
         raise DistributedError(
             f"--shard corpus searches every shard exactly (index_type=flat); index_type="
@@ -158,10 +171,9 @@ def _dense_shard_embeddings(params: dict[str, Any], ref: DatasetRef, lo: int, hi
 def _dense_shard_search(
     embeddings: np.ndarray, vectors: np.ndarray, k: int, lo: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    from irbench.rankers.dense import Dense, _faiss, flat_search
+    from irbench.rankers.dense import flat_index, flat_search
 
-    index = _faiss().IndexFlatIP(embeddings.shape[1])
-    Dense._add(index, embeddings, None)
+    index = flat_index(embeddings)
     scores, positions = flat_search(index, vectors, min(k, len(embeddings)))
     return np.where(positions >= 0, positions + lo, -1), scores
 
@@ -192,7 +204,6 @@ def _bm25(
     retries: int,
     gather: Any,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    from irbench.distributed.retrieval import submit_all
     from irbench.rankers.bm25 import query_term_matrix
 
     params = ranker.params()

@@ -21,20 +21,19 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from irbench.distributed.cluster import dask_client
+from irbench.distributed.tasks import gather_outcomes, new_token, scatter, submit_attempt
 from irbench.engine.naming import name_runs, run_label
 from irbench.engine.placement import DEFAULT_SHARD_SIZE, RunTask
 from irbench.engine.runs import DEFAULT_READ, ReadPolicy, score_run_part
 from irbench.engine.scores import PartialScores, RunScorer, RunScores
 from irbench.engine.shards import iter_query_shards, shard_count
-from irbench.errors import DistributedError, IrbenchError
+from irbench.errors import DistributedError
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -42,27 +41,6 @@ if TYPE_CHECKING:
 __all__ = ["DaskEngine"]
 
 T = TypeVar("T")
-
-
-@dataclass
-class _Outcome:
-    """What a task sends back: its value, or the irbench error it raised, and its warnings."""
-
-    value: Any = None
-    error: IrbenchError | None = None
-    warnings: list[Warning | str] = field(default_factory=list)
-
-
-def _attempt(fn: Callable[..., Any], *args: Any) -> _Outcome:
-    """Run ``fn(*args)`` on a worker. irbench errors come back as data (retrying a bad input is
-    pointless); anything else raises, so Dask retries it. Warnings are recorded for the client."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            value = fn(*args)
-        except IrbenchError as exc:
-            return _Outcome(error=exc, warnings=[w.message for w in caught])
-    return _Outcome(value=value, warnings=[w.message for w in caught])
 
 
 def _score_whole(
@@ -100,28 +78,6 @@ def _display(run: Any, name: str | None, i: int) -> str:
     if isinstance(run, str):
         return "'-' (stdin)"
     return f"#{i + 1} ({type(run).__name__})"
-
-
-def _scatter(client: Client, data: Any, *, broadcast: bool = False) -> Future:
-    """One object to the workers as one piece of data (a dict run is not split into values)."""
-    return client.scatter([data], broadcast=broadcast, hash=False)[0]
-
-
-def _failure(label: str, exc: BaseException) -> DistributedError:
-    """The error the user sees for a failed task: the run/shard, then the original message."""
-    if isinstance(exc, IrbenchError):
-        err = DistributedError(f"{label} failed: {exc}")
-        err.exit_code = exc.exit_code
-        return err
-    kind = type(exc).__name__
-    hint = ""
-    if kind == "KilledWorker":
-        hint = (
-            " (workers died while running it, more often than the scheduler allows: see the "
-            "worker logs; a worker out of memory is the usual cause, so use smaller shards "
-            "(--shard-size) or give workers more memory (dask worker --memory-limit))"
-        )
-    return DistributedError(f"{label} failed on the cluster: {kind}: {exc}{hint}")
 
 
 class DaskEngine:
@@ -210,8 +166,8 @@ class DaskEngine:
         """One :class:`RunScores` per run, in order, bit-identical to the local engine's."""
         run_names = name_runs(runs, names)
         with self._session() as client:
-            token = uuid.uuid4().hex[:8]
-            ev_future = _scatter(client, evaluator, broadcast=True)
+            token = new_token()
+            ev_future = scatter(client, evaluator, broadcast=True)
             plans: list[tuple[list[_Job], str | None]] = []  # (jobs, client-side run name)
             all_jobs: list[_Job] = []
             try:
@@ -219,7 +175,9 @@ class DaskEngine:
                     jobs, run_name = self._submit_run(client, ev_future, run, name, i, token, read)
                     plans.append((jobs, run_name))
                     all_jobs += jobs
-                values = self._collect(client, all_jobs)
+                values = gather_outcomes(
+                    client, [j.future for j in all_jobs], [j.label for j in all_jobs]
+                )
             finally:
                 client.cancel([ev_future])
         out: list[RunScores] = []
@@ -247,32 +205,31 @@ class DaskEngine:
         """``task(evaluator, run, name)`` for every run on the workers (no sharding), in order."""
         run_names = name_runs(runs, names)
         with self._session() as client:
-            token = uuid.uuid4().hex[:8]
-            ev_future = _scatter(client, evaluator, broadcast=True)
+            token = new_token()
+            ev_future = scatter(client, evaluator, broadcast=True)
             jobs = []
             try:
                 for i, (run, name) in enumerate(zip(runs, run_names, strict=True)):
                     arg = self._run_argument(client, run, name)
                     key = f"run-{_slug(name or (os.fspath(run) if _is_path(run) else 'data'))}"
-                    fut = self._submit(
+                    fut = submit_attempt(
                         client,
                         f"{key}-{i}-{token}",
                         task,
                         ev_future,
                         arg,
                         name,
+                        retries=self.retries,
                     )
                     jobs.append(_Job(f"run {_display(run, name, i)}", fut))
-                values: list[T] = self._collect(client, jobs)
+                values: list[T] = gather_outcomes(
+                    client, [j.future for j in jobs], [j.label for j in jobs]
+                )
             finally:
                 client.cancel([ev_future])
         return values
 
     # -- internals ------------------------------------------------------------------------
-
-    def _submit(self, client: Client, key: str, fn: Callable[..., Any], *args: Any) -> Future:
-        """``fn(*args)`` on a worker as an :class:`_Outcome`, retried ``self.retries`` times."""
-        return client.submit(_attempt, fn, *args, key=key, retries=self.retries, pure=False)
 
     def _run_argument(self, client: Client, run: Any, name: str | None) -> Any:
         """A path as a string (read on the worker); anything else scattered as data."""
@@ -282,7 +239,7 @@ class DaskEngine:
             from irbench.io import read_run
 
             run = read_run(run, name=name)
-        return _scatter(client, run)
+        return scatter(client, run)
 
     def _submit_run(
         self,
@@ -316,49 +273,23 @@ class DaskEngine:
             locate = source if _is_path(run) else None
             jobs = []
             for shard in iter_query_shards(table, shard_count(nbytes, self.shard_size)):
-                fut = self._submit(
+                fut = submit_attempt(
                     client,
                     f"score-{slug}-shard{shard.index}of{shard.total}-{i}-{token}",
                     _score_shard,
                     ev_future,
-                    _scatter(client, shard.table),
+                    scatter(client, shard.table),
                     source,
                     locate,
+                    retries=self.retries,
                 )
                 jobs.append(_Job(f"{shard.label} of {label}", fut))
             if jobs:
                 return jobs, name or run_label(run)
             # an empty run: nothing to shard, score it whole
-        arg = os.fspath(run) if table is None else _scatter(client, table)
-        fut = self._submit(
-            client, f"score-{slug}-{i}-{token}", _score_whole, ev_future, arg, name, read
-        )
+        arg = os.fspath(run) if table is None else scatter(client, table)
+        fut = submit_attempt(
+            client, f"score-{slug}-{i}-{token}", _score_whole, ev_future, arg, name, read,
+            retries=self.retries,
+        )  # fmt: skip
         return [_Job(label, fut)], None
-
-    def _collect(self, client: Client, jobs: list[_Job]) -> list[Any]:
-        """Every job's value in job order; on the first failure cancel the rest and raise."""
-        from distributed import as_completed
-
-        index = {job.future.key: k for k, job in enumerate(jobs)}
-        outcomes: list[_Outcome | None] = [None] * len(jobs)
-        futures = [job.future for job in jobs]
-        try:
-            for fut in as_completed(futures):
-                job = jobs[index[fut.key]]
-                try:
-                    outcome = fut.result()
-                except Exception as exc:
-                    raise _failure(job.label, exc) from exc
-                if outcome.error is not None:
-                    raise _failure(job.label, outcome.error) from outcome.error
-                outcomes[index[fut.key]] = outcome
-        except BaseException:
-            client.cancel(futures)
-            raise
-        values = []
-        for outcome in outcomes:
-            assert outcome is not None  # every future completed without error above
-            for w in outcome.warnings:
-                warnings.warn(w, stacklevel=4)
-            values.append(outcome.value)
-        return values

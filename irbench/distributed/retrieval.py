@@ -18,36 +18,36 @@ Two layouts, both giving the run file the local engine writes, byte for byte:
 Failures: tasks are submitted with ``retries`` (a lost worker's tasks are rescheduled by Dask
 itself); a shard that still fails cancels the others and raises
 :class:`~irbench.errors.DistributedError` naming the shard and its range. No partial run is
-ever returned.
+ever returned. Submitting, gathering and cancelling are :mod:`.tasks`' (shared with scoring);
+shard ranges and labels are :func:`~.tasks.shard_bounds` and :func:`~.tasks.shard_label`,
+the exact merge :func:`~.corpus.merge_topk` (re-exported here).
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import threading
-import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 import pyarrow as pa
 
+from irbench.distributed.corpus import corpus_shards, merge_topk
+from irbench.distributed.tasks import gather_shards, shard_bounds, shard_label, submit_all
 from irbench.errors import DistributedError, RankerError
 from irbench.rankers.base import NULL_PROGRESS, Progress
 
 if TYPE_CHECKING:
-    from distributed import Client, Future
+    from distributed import Client
 
 __all__ = [
     "DaskRetrieval",
-    "gather_shards",
     "merge_topk",
     "retrieve_on_dask",
     "shard_bounds",
+    "shard_label",
     "worker_ranker",
 ]
 
@@ -85,60 +85,6 @@ class DaskRetrieval:
             raise DistributedError(f"--shards must be >= 1 (got {self.shards})")
         if self.retries < 0:
             raise DistributedError(f"retries must be >= 0 (got {self.retries})")
-
-
-def shard_bounds(n: int, shards: int) -> list[tuple[int, int]]:
-    """``shards`` contiguous ``[start, stop)`` ranges covering ``range(n)``, sizes within one
-    (empty shards are dropped, so fewer ranges come back when ``n < shards``)."""
-    cuts = [i * n // shards for i in range(shards + 1)]
-    return [(lo, hi) for lo, hi in itertools.pairwise(cuts) if hi > lo]
-
-
-def shard_label(kind: str, number: int, count: int, lo: int, hi: int) -> str:
-    """``"corpus shard 2 of 4 (docs 2,858-5,714)"``: 1-based shard and inclusive row range."""
-    unit = "docs" if kind == "corpus" else "queries"
-    return f"{kind} shard {number + 1} of {count} ({unit} {lo + 1:,}-{hi:,})"
-
-
-def gather_shards(
-    client: Client,
-    futures: Sequence[Future],
-    labels: Sequence[str],
-    progress: Progress = NULL_PROGRESS,
-    description: str = "dask: shards",
-    upstream: Sequence[Future] = (),
-) -> list[Any]:
-    """The results of *futures* in their order, reporting each completion to *progress*.
-
-    The first shard that fails (after Dask's retries; a failed *upstream* task, such as the
-    shard's index build, fails its dependants) cancels the rest and the *upstream* tasks and
-    raises :class:`DistributedError` with that shard's label and the worker's error.
-    """
-    from distributed import as_completed
-
-    position = {future.key: i for i, future in enumerate(futures)}
-    results: list[Any] = [None] * len(futures)
-    try:
-        with progress.task(description, total=len(futures)) as task:
-            for future in as_completed(futures):
-                i = position[future.key]
-                if future.status == "cancelled":
-                    raise DistributedError(
-                        f"{labels[i]} was cancelled on the cluster (scheduler restarted or "
-                        "the client lost its connection?); the run was not written"
-                    )
-                if future.status != "finished":
-                    exc = future.exception()
-                    raise DistributedError(
-                        f"{labels[i]} failed: {type(exc).__name__}: {exc} (the run was not "
-                        "written; fix the cause and run again, or run with --engine local)"
-                    ) from exc
-                results[i] = future.result()
-                task.advance(1)
-    except BaseException:
-        client.cancel([*futures, *upstream])
-        raise
-    return results
 
 
 # ---------------------------------------------------------------------------- query shards
@@ -191,7 +137,7 @@ def _query_shards(
     progress: Progress,
 ) -> tuple[pa.Table, dict[str, Any]]:
     if getattr(ranker, "index_type", None) == "hnsw":
-        ranker._search_index(progress)  # build the graph file once here, not on every worker
+        ranker.search_index(progress)  # build the graph file once here, not on every worker
     cls, params = _ranker_spec(ranker)
     bounds = shard_bounds(queries.num_rows, shards)
     labels = [shard_label("query", i, len(bounds), lo, hi) for i, (lo, hi) in enumerate(bounds)]
@@ -208,26 +154,6 @@ def _query_shards(
 
     table = pa.concat_tables(tables) if tables else RUN_SCHEMA.empty_table()
     return table, {"shard": "queries", "shards": len(bounds), "ranges": bounds}
-
-
-# ---------------------------------------------------------------------------- merging
-
-
-def merge_topk(
-    parts: Sequence[tuple[np.ndarray, np.ndarray]], k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The best *k* per row of the union of shard results ``(positions, scores)``.
-
-    *positions* are global document positions (``-1`` pads); rows are ordered by score
-    descending, then position ascending, the rule every local ranker cuts ties with, so
-    merging each shard's own top *k* gives exactly the top *k* of the whole corpus.
-    """
-    positions = np.concatenate([p for p, _ in parts], axis=1)
-    scores = np.concatenate([s for _, s in parts], axis=1).astype(np.float64)
-    scores = np.where(positions >= 0, scores, -np.inf)
-    big = np.iinfo(np.int64).max
-    order = np.lexsort((np.where(positions >= 0, positions, big), -scores), axis=1)[:, :k]
-    return np.take_along_axis(positions, order, 1), np.take_along_axis(scores, order, 1)
 
 
 # ---------------------------------------------------------------------------- entry point
@@ -266,8 +192,6 @@ def retrieve_on_dask(
             client, ranker, index, queries, k, shards, options.retries, progress
         )
     else:
-        from irbench.distributed.corpus import corpus_shards
-
         if dataset is None:
             raise RankerError("--shard corpus needs --dataset ID: it splits the dataset's corpus")
         table, layout = corpus_shards(
@@ -276,18 +200,3 @@ def retrieve_on_dask(
     address = getattr(client.scheduler, "address", None) if client.scheduler else None
     layout = {**layout, "workers": n_workers, "scheduler": address}
     return table, layout
-
-
-def submit_all(
-    client: Client,
-    fn: Callable[..., Any],
-    args: Sequence[tuple[Any, ...]],
-    name: str,
-    retries: int,
-) -> list[Future]:
-    """One task per argument tuple, with unique keys ``irbench-<name>-<i>-<token>``."""
-    token = uuid.uuid4().hex[:8]
-    return [
-        client.submit(fn, *a, key=f"irbench-{name}-{i}-{token}", retries=retries, pure=False)
-        for i, a in enumerate(args)
-    ]

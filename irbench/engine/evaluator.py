@@ -74,7 +74,8 @@ class TableEvaluator:
     Parameters
     ----------
     qrels:
-        A qrels file path, table, DataFrame or anything :func:`irbench.io.read_qrels` takes.
+        A qrels file path, dataset id, table, DataFrame or anything
+        :func:`irbench.datasets.qrels_source.read_qrels` takes.
     measures:
         Measures in ir_measures or trec_eval syntax, or measure objects.
     rel_level:
@@ -111,7 +112,7 @@ class TableEvaluator:
         compat: str = "9",
         ignore_identical_ids: bool = False,
     ) -> None:
-        from irbench.io import read_qrels
+        from irbench.datasets.qrels_source import read_qrels
 
         if compat not in ("9", "10"):
             raise MeasureError(f"compat must be '9' or '10' (trec_eval version), got {compat!r}")

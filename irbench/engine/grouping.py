@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from irbench._arrow import to_numpy
 from irbench.engine.qrels import BoundQrels
 from irbench.errors import RunNotGroupedError
-from irbench.io import _source
+from irbench.io import GZIP_MAGIC, describe_source, is_stdin
 from irbench.io.chunks import LineSpan, QueryChunk
 
 __all__ = ["GroupTracker", "check_grouped_within", "is_gzip", "not_grouped_error", "sort_command"]
@@ -49,7 +49,7 @@ class GroupTracker:
 def sort_command(source: str | os.PathLike[str]) -> str:
     """The shell command that groups a run file by query (a stable sort on the first field)."""
     sort = "LC_ALL=C sort -s -k1,1"
-    if _source.is_stdin(source):
+    if is_stdin(source):
         return f"... | {sort} | irbench eval --stream QRELS -"
     path = os.fspath(source)
     if is_gzip(path):
@@ -128,7 +128,7 @@ def not_grouped_error(
     err = RunNotGroupedError(
         f"query {query!r} occurs again at {unit} {line}, after rows within {unit}s "
         f"{earlier[0]}-{earlier[1]}: the run is not grouped by query, so it cannot be streamed",
-        path=_source.describe(source),
+        path=describe_source(source),
         line=line,
         hint=f"group each query's rows first: `{command}` (for a huge file add -S 50% -T DIR, "
         "DIR a directory with room for the file), or evaluate without --stream",
@@ -154,6 +154,6 @@ def is_gzip(path: str) -> bool:
     """Whether ``path`` starts with gzip's magic bytes (by its suffix when unreadable)."""
     try:
         with open(path, "rb") as fh:
-            return fh.read(2) == _source.GZIP_MAGIC
+            return fh.read(2) == GZIP_MAGIC
     except OSError:
         return path.lower().endswith(".gz")

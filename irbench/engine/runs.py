@@ -53,7 +53,7 @@ from irbench.errors import (
     NotStreamableError,
     RunNotGroupedError,
 )
-from irbench.io import _source, _trec
+from irbench.io import describe_source, locate_lines
 from irbench.io.chunks import (
     DEFAULT_CHUNK_BYTES,
     QueryChunk,
@@ -156,7 +156,7 @@ def score_chunks_part(
     within one chunk, so that a run is refused whatever its size and the chunk size. Without
     it, only a query seen in two chunks is refused: rows apart within a chunk are sorted
     together by the scoring anyway (what :func:`score_run_part` does without ``stream``)."""
-    where = _source.describe(source)
+    where = describe_source(source)
     tracker = GroupTracker(scorer.qrels.num_queries)
     outside = _Outside(scorer.qrels)
     merged: PartialScores | None = None
@@ -192,7 +192,7 @@ def score_partitions_part(
     (rows of other queries are counted and dropped), while the sort and the temporaries of
     scoring are partition-sized: the whole run is never sorted at once.
     """
-    where = _source.describe(source)
+    where = describe_source(source)
     qrels = scorer.qrels
     n_parts = _partition_count(source, qrels.num_queries)
     pieces: list[list[pa.Table]] = [[] for _ in range(n_parts)]
@@ -259,7 +259,7 @@ def _locate_duplicate(
     query = scorer.qrels.query_ids[exc.qpos].as_py() if exc.qpos is not None else None
     lines: list[int] = []
     if chunk.text is not None and query is not None:
-        local = _trec.locate(chunk.text, query, exc.doc_id or "")
+        local = locate_lines(chunk.text, query, exc.doc_id or "")
         lines = [chunk.first_line + n - 1 for n in local]
     return duplicate_error(exc, query, lines, where, exc.qpos)
 

@@ -36,6 +36,7 @@ from irbench._arrow import to_numpy
 from irbench.errors import InputFormatError, NotStreamableError
 from irbench.io import _source, _tables, _trec
 from irbench.io.schema import RUN_NAME_KEY, RUN_SCHEMA
+from irbench.io.sniff import is_json_name, is_parquet, looks_like_json
 
 __all__ = [
     "DEFAULT_CHUNK_BYTES",
@@ -53,7 +54,6 @@ T = TypeVar("T")
 #: Default size of the blocks read from the file (4 MiB): big enough that per-chunk costs
 #: vanish, small enough that the temporaries of a chunk are reused memory, not fresh pages.
 DEFAULT_CHUNK_BYTES = 4 << 20
-_PARQUET_MAGIC = b"PAR1"
 _SCAN_WINDOW = 1 << 16
 _SNIFF_BYTES = 1 << 16  # the first block is at least this long (to recognise JSON Lines)
 _PARQUET_ROW_BYTES = 48  # rows per Parquet batch: chunk_bytes / this (a TREC line's size)
@@ -188,7 +188,7 @@ def chunk_jobs(
     where = _source.describe(source)
     reader, head = _source.open_stream(source)
     try:
-        if head[: len(_PARQUET_MAGIC)] == _PARQUET_MAGIC:
+        if is_parquet(head):
             reader.close()
             for chunk in _parquet_chunks(source, where, chunk_bytes):
                 yield partial(_labelled, chunk, name)
@@ -199,7 +199,7 @@ def chunk_jobs(
             if not _source.is_stdin(source) and head[:2] != _source.GZIP_MAGIC
             else _CountedLines()
         )
-        for start, text in _text_blocks(reader, where, chunk_bytes, _is_jsonl_name(source)):
+        for start, text in _text_blocks(reader, where, chunk_bytes, is_json_name(source)):
             if isinstance(lines, _CountedLines):
                 lines.record(start, text)
             yield partial(_text_chunk, text, where, start, lines, name)
@@ -283,18 +283,11 @@ def is_streamable_path(source: object) -> bool:
     (:class:`~irbench.errors.NotStreamableError`)."""
     if not isinstance(source, (str, os.PathLike)) or _source.is_stdin(source):
         return False
-    return not _is_jsonl_name(source)
-
-
-def _is_jsonl_name(source: str | os.PathLike[str]) -> bool:
-    name = "" if _source.is_stdin(source) else os.fspath(source)
-    return _source.strip_compression_suffix(name).endswith((".jsonl", ".ndjson", ".json"))
+    return not is_json_name(source)
 
 
 def _refuse_jsonl(first: bytes | bytearray, where: str, by_name: bool) -> None:
-    from irbench.io.readers import _looks_like_json
-
-    if by_name or _looks_like_json(first):
+    if by_name or looks_like_json(first):
         raise NotStreamableError(
             "JSON Lines runs cannot be streamed; streaming reads TREC text or Parquet",
             path=where,

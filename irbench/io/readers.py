@@ -7,19 +7,19 @@ Accepted sources
 * a ``.parquet`` file (also recognised by its ``PAR1`` magic bytes);
 * a ``.jsonl``/``.ndjson`` file, optionally gzipped: one object per line with ``query_id``,
   ``doc_id`` and ``score``/``relevance`` (aliases such as ``qid``, ``docno``, ``docid`` accepted);
-* for qrels, a dataset id such as ``msmarco-passage/trec-dl-2019/judged`` when no file has that
-  name (:mod:`irbench.datasets`; an unknown id that is close to a known one gets a suggestion);
 * a ``pyarrow.Table`` or ``RecordBatch``, a ``pandas.DataFrame`` (pandas is imported lazily,
   only if you pass one), a dict of dicts ``{query_id: {doc_id: value}}``, or an iterable of
   ir_measures records (``ScoredDoc``/``Qrel``, or ``(query_id, doc_id, value)`` tuples).
 
-TREC text rules are in :mod:`irbench.io._trec`; column rules in :mod:`irbench.io._tables`.
+TREC text rules are in :mod:`irbench.io._trec`; column rules in :mod:`irbench.io._tables`;
+format sniffing in :mod:`irbench.io.sniff`. Dataset ids (``msmarco-passage/trec-dl-2019/judged``)
+are resolved above this package, by :func:`irbench.datasets.qrels_source.read_qrels`, which
+the evaluator and ``irbench.read_qrels`` use: irbench.io imports nothing of irbench.datasets.
 """
 
 from __future__ import annotations
 
-import importlib
-import json
+import mmap
 import os
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -29,15 +29,15 @@ import pyarrow as pa
 from irbench._arrow import read_parquet
 from irbench.errors import InputFormatError, NotStreamableError
 from irbench.io import _source, _tables, _trec
+from irbench.io.chunks import is_streamable_path, read_run_in_chunks
 from irbench.io.schema import QRELS_SCHEMA, RUN_NAME_KEY, RUN_SCHEMA
+from irbench.io.sniff import PARQUET_MAGIC, is_json_name, is_parquet, looks_like_json
 
 __all__ = ["RunSource", "locate_lines", "read_qrels", "read_run"]
 
 #: Anything :func:`read_run` / :func:`read_qrels` accept.
 RunSource = Any
 
-_PARQUET_MAGIC = b"PAR1"
-_JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 _DEFAULT_NAME = "run"
 
 
@@ -103,13 +103,18 @@ def read_qrels(source: RunSource) -> pa.Table:
     return table.replace_schema_metadata(None)
 
 
-def locate_lines(path: str | os.PathLike[str], query_id: str, doc_id: str) -> list[int]:
+def locate_lines(
+    source: str | os.PathLike[str] | _source.Data, query_id: str, doc_id: str
+) -> list[int]:
     """Return the physical 1-based line numbers where (*query_id*, *doc_id*) occurs.
 
-    Works for TREC runs and qrels (query id is field 1, doc id field 3), plain or gzip. This is a
+    *source* is a path (TREC runs and qrels, plain or gzip) or TREC text already read (bytes,
+    e.g. a streamed chunk: its own line numbers). Query id is field 1, doc id field 3. This is a
     slow Python scan, meant for error messages (e.g. a duplicate found by the engine).
     """
-    return _trec.locate(_source.load_bytes(path), query_id, doc_id)
+    if isinstance(source, (bytes, bytearray, mmap.mmap)):
+        return _trec.locate(source, query_id, doc_id)
+    return _trec.locate(_source.load_bytes(source), query_id, doc_id)
 
 
 # --------------------------------------------------------------------------------------------
@@ -142,13 +147,6 @@ def _read(source: RunSource, schema: pa.Schema) -> tuple[pa.Table, str]:
         return _tables.from_frame(source, schema), _DEFAULT_NAME
     if isinstance(source, Mapping):
         return _tables.from_dict(source, schema), _DEFAULT_NAME
-    if isinstance(source, str) and schema is QRELS_SCHEMA and _maybe_dataset_id(source):
-        # A dataset id (irbench.datasets), imported by name: a static import here would put
-        # irbench.io and irbench.datasets in one import cycle.
-        hook = importlib.import_module("irbench.datasets.hook")
-        table = hook.qrels_for_id(source)
-        if table is not None:
-            return table, source
     if isinstance(source, (str, os.PathLike)):
         return _read_file(source, schema)
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -164,11 +162,6 @@ def _read(source: RunSource, schema: pa.Schema) -> tuple[pa.Table, str]:
     )
 
 
-def _maybe_dataset_id(source: str) -> bool:
-    """A string that is not stdin and names no existing file may be a dataset id."""
-    return not _source.is_stdin(source) and not os.path.exists(source)
-
-
 def schema_kind(schema: pa.Schema) -> str:
     """``"run"`` or ``"qrels"`` for one of the two input schemas."""
     return "qrels" if schema.field(2).name == "relevance" else "run"
@@ -178,18 +171,15 @@ def _read_file(source: str | os.PathLike[str], schema: pa.Schema) -> tuple[pa.Ta
     where = _source.describe(source)
     stem = _source.stem_of(source)
     if schema is RUN_SCHEMA and _is_run_text_file(source):
-        from irbench.io.chunks import read_run_in_chunks
-
         try:
             table, tag = read_run_in_chunks(source)
             return table, tag or stem
         except NotStreamableError:
             pass  # JSON Lines after all: read whole below
     data = _source.load_bytes(source)
-    if data[: len(_PARQUET_MAGIC)] == _PARQUET_MAGIC:
+    if is_parquet(data):
         return _read_parquet(data, schema, where, stem)
-    name = "" if _source.is_stdin(source) else os.fspath(source)
-    if _source.strip_compression_suffix(name).endswith(_JSON_SUFFIXES) or _looks_like_json(data):
+    if is_json_name(source) or looks_like_json(data):
         return _tables.from_jsonl(data, schema, where), stem
     fmt = _trec.QRELS_FORMAT if schema is QRELS_SCHEMA else _trec.RUN_FORMAT
     table = _trec.parse_trec(data, fmt, where)
@@ -200,31 +190,13 @@ def _read_file(source: str | os.PathLike[str], schema: pa.Schema) -> tuple[pa.Ta
 def _is_run_text_file(source: str | os.PathLike[str]) -> bool:
     """A run file that may be TREC text (not stdin, not named as JSON, not Parquet): read in
     chunks parsed in parallel (:func:`irbench.io.chunks.read_run_in_chunks`)."""
-    from irbench.io.chunks import is_streamable_path
-
     if not is_streamable_path(source):
         return False
     try:
         with open(os.fspath(source), "rb") as fh:
-            return fh.read(len(_PARQUET_MAGIC)) != _PARQUET_MAGIC
+            return not is_parquet(fh.read(len(PARQUET_MAGIC)))
     except OSError:
         return False  # the whole-file path reports it
-
-
-def _looks_like_json(data: _source.Data) -> bool:
-    """True when the first non-blank line is a whole JSON object.
-
-    A TREC line may start with ``{`` (ids are free text), so a leading brace alone
-    does not make a file JSON Lines; the line must also parse as an object.
-    """
-    head = bytes(data[:65536]).lstrip()
-    if head[:1] != b"{":
-        return False
-    first = head.split(b"\n", 1)[0]
-    try:
-        return isinstance(json.loads(first), dict)
-    except ValueError:
-        return False
 
 
 def _read_parquet(

@@ -46,7 +46,7 @@ from irbench.rankers._npy import NpyAppender
 from irbench.rankers.base import NULL_PROGRESS, Progress, RankerBase, document_text, run_from_topk
 from irbench.rankers.encoders import Encoder, forward_to, get_encoder
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "Dense", "flat_search"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "Dense", "flat_index", "flat_search"]
 
 _log = logging.getLogger("irbench.rankers.dense")
 
@@ -188,7 +188,7 @@ class Dense(RankerBase):
         (directory / _META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         self.load(directory)
         if self.index_type == "hnsw":
-            self._search_index(progress)
+            self.search_index(progress)
 
     # ------------------------------------------------------------------ loading
 
@@ -238,7 +238,7 @@ class Dense(RankerBase):
     def _hnsw_file(self) -> str:
         return f"hnsw-m{self.hnsw_m}-efc{self.ef_construction}.faiss"
 
-    def _search_index(self, progress: Progress = NULL_PROGRESS) -> Any:
+    def search_index(self, progress: Progress = NULL_PROGRESS) -> Any:
         """The faiss index for :attr:`index_type`, built or read on first use."""
         if self._index is not None:
             return self._index
@@ -246,8 +246,7 @@ class Dense(RankerBase):
         embeddings, _ = self._loaded()
         n, dim = embeddings.shape
         if self.index_type == "flat":
-            index = faiss.IndexFlatIP(dim)
-            self._add(index, embeddings, None)
+            index = flat_index(embeddings)
         else:
             assert self._directory is not None
             path = self._directory / self._hnsw_file()
@@ -291,7 +290,7 @@ class Dense(RankerBase):
     def retrieve(self, queries: pa.Table, k: int, progress: Progress = NULL_PROGRESS) -> pa.Table:
         """Top *k* documents per query by inner product (cosine) with the query's vector."""
         _, doc_ids = self._loaded()
-        index = self._search_index(progress)
+        index = self.search_index(progress)
         query_ids = single_chunk(queries.column("query_id"))
         k = min(int(k), index.ntotal)
         if k <= 0 or queries.num_rows == 0:
@@ -354,6 +353,14 @@ class Dense(RankerBase):
             d = np.asarray(d_vectors[d_of_pair[start:stop]], dtype=np.float32)
             scores[start:stop] = np.einsum("ij,ij->i", q, d)
         return scores
+
+
+def flat_index(embeddings: np.ndarray) -> Any:
+    """An exact inner-product faiss index (``IndexFlatIP``) holding *embeddings* in row order
+    (a whole index's, or a corpus shard's: :mod:`irbench.distributed.corpus`)."""
+    index = _faiss().IndexFlatIP(embeddings.shape[1])
+    Dense._add(index, embeddings, None)
+    return index
 
 
 def flat_search(

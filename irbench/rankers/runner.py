@@ -31,10 +31,11 @@ from typing import Any
 import pyarrow as pa
 
 from irbench._arrow import read_parquet
+from irbench._version import __version__
 from irbench.errors import RankerError, RunExistsError
 from irbench.rankers.base import NULL_PROGRESS, Progress, file_sha256
 from irbench.rankers.timing import QueryTimes, timed_rerank, timed_retrieve
-from irbench.report.latency import latency_path, write_latency
+from irbench.report.latency import METADATA_SUFFIX, latency_path, write_latency
 
 __all__ = [
     "METADATA_SUFFIX",
@@ -49,7 +50,6 @@ __all__ = [
     "write_run_with_metadata",
 ]
 
-METADATA_SUFFIX = ".meta.json"
 _INDEX_FORMAT = "1"
 
 
@@ -297,7 +297,7 @@ def run_ranker(
     else:
         table, times = timed_retrieve(ranker, query_table, k, latency_batch, progress)
     metadata = {
-        "irbench_version": _version(),
+        "irbench_version": __version__,
         "ranker": ranker.name,
         "params": params,
         "dataset": ds.id if ds is not None else None,
@@ -310,7 +310,7 @@ def run_ranker(
         "wall_time_s": round(time.perf_counter() - started, 3),
         "created": _now(),
     }
-    from irbench.io._source import is_stdin
+    from irbench.io import is_stdin
 
     if times is not None:
         written = output is not None and not is_stdin(output)
@@ -353,7 +353,7 @@ def fuse_runs(
     tables = [read_run(path) for path in runs]
     table = fuse(tables, method, norm=norm, rrf_k=rrf_k, weights=weights, depth=depth, k=k)
     metadata = {
-        "irbench_version": _version(),
+        "irbench_version": __version__,
         **planned,
         "inputs": inputs,
         "rows": table.num_rows,
@@ -400,7 +400,7 @@ def check_overwrite(
         *output* exists and its sidecar records another ranker, other parameters, dataset,
         ``k``, tag or inputs (each difference is named), or it has no readable sidecar.
     """
-    from irbench.io._source import is_stdin
+    from irbench.io import is_stdin
 
     if output is None or is_stdin(output):
         return None
@@ -463,8 +463,7 @@ def write_run_with_metadata(
     table: pa.Table, output: str | os.PathLike[str], metadata: dict[str, Any], name: str
 ) -> Path | None:
     """Write the TREC run atomically, then its sidecar (``-`` writes the run to stdout only)."""
-    from irbench.io import write_run
-    from irbench.io._source import is_stdin
+    from irbench.io import is_stdin, write_run
     from irbench.io.atomic import atomic_text_writer
 
     write_run(table, output, name=name)
@@ -483,9 +482,3 @@ def _dataset(dataset: Any, cache_dir: Any, offline: bool | None) -> Any:
     from irbench.datasets import load_dataset
 
     return load_dataset(dataset, cache_dir=cache_dir, offline=offline)
-
-
-def _version() -> str:
-    import irbench
-
-    return irbench.__version__

@@ -601,7 +601,7 @@ def update_baseline(
 ) -> list[str]:
     """Write (atomically) the current values of ``runs`` into the baseline, keeping its policy,
     other datasets and other runs; returns the changes as lines (``+`` new, ``~`` changed)."""
-    from irbench import __version__
+    from irbench._version import __version__
     from irbench.io.atomic import atomic_text_writer
     from irbench.report._toml import dumps
 

@@ -30,6 +30,7 @@ from irbench.errors import ComparabilityError, InputFormatError, IrbenchWarning,
 __all__ = [
     "LATENCY_COLUMNS",
     "LATENCY_SUFFIX",
+    "METADATA_SUFFIX",
     "LatencyStats",
     "QueryLatency",
     "add_latency_columns",
@@ -38,6 +39,10 @@ __all__ = [
     "read_latency",
     "write_latency",
 ]
+
+#: Suffix of the metadata sidecar ``irbench run`` writes beside a run (which names its
+#: latency file).
+METADATA_SUFFIX = ".meta.json"
 
 #: Suffix of the latency file ``irbench run`` writes beside a run.
 LATENCY_SUFFIX = ".latency.csv"
@@ -225,8 +230,6 @@ def _number(text: str, what: str, src: str, line: int) -> float:
 
 def _resolve(source: str | os.PathLike[str], run: bool = False) -> str:
     """The latency file behind *source*: a run with a sidecar, a sidecar, or the file itself."""
-    from irbench.rankers.runner import METADATA_SUFFIX
-
     src = os.fspath(source)
     sidecar = src if src.endswith(METADATA_SUFFIX) else src + METADATA_SUFFIX
     if os.path.exists(sidecar):

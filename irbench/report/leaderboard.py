@@ -141,7 +141,7 @@ def _dataset_rows(
 ) -> list[dict[str, Any]]:
     import pandas as pd
 
-    from irbench import __version__
+    from irbench._version import __version__
     from irbench.engine.scores import results_table
     from irbench.stats import compare_per_query
 
@@ -232,7 +232,7 @@ def _mean_rows(
     means; interval from the per-dataset standard errors (datasets held fixed)."""
     from scipy import special
 
-    from irbench import __version__
+    from irbench._version import __version__
     from irbench.report.average import MissingDatasetError, beir_average
 
     z = float(special.ndtri(1 - alpha / 2))
