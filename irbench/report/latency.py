@@ -307,7 +307,7 @@ def add_latency_columns(board: Any, files: dict[str, str] | None = None) -> Any:
     table = board.table
     cols: dict[str, list[Any]] = {c: [] for c in LATENCY_COLUMNS}
     cache: dict[tuple[str, str], LatencyStats] = {}
-    from irbench.engine.naming import _stem
+    from irbench.engine.naming import file_stem
 
     used: set[str] = set()
     chosen: list[tuple[Any, Any, str | None]] = []
@@ -318,7 +318,7 @@ def add_latency_columns(board: Any, files: dict[str, str] | None = None) -> Any:
                 run.name,
                 run.source,
                 Path(run.source).name,
-                _stem(run.source),
+                file_stem(run.source),
             )
             key = next((k for k in keys if k in files), None)
             if key is not None:

@@ -103,7 +103,7 @@ def diff_data(
     """Score *run* and *baseline* with *measure* and return their sorted per-query deltas
     (ties in the delta keep query id order)."""
     from irbench.engine import Evaluator
-    from irbench.engine.naming import _stem
+    from irbench.engine.naming import file_stem
     from irbench.io import read_run
 
     ev = Evaluator(qrels, [measure], complete=complete)
@@ -125,8 +125,8 @@ def diff_data(
     order = np.argsort(-deltas, kind="stable")
     if names is None:
         names = (
-            _stem(os.fspath(run)) if isinstance(run, (str, os.PathLike)) else run_scores.run,
-            _stem(os.fspath(baseline))
+            file_stem(os.fspath(run)) if isinstance(run, (str, os.PathLike)) else run_scores.run,
+            file_stem(os.fspath(baseline))
             if isinstance(baseline, (str, os.PathLike))
             else base_scores.run,
         )
@@ -144,7 +144,7 @@ def pr_curves(
     """Run name -> the 11 mean interpolated precisions at :data:`RECALL_LEVELS` (the engine's
     ``IPrec@0`` ... ``IPrec@1``, trec_eval's iprec_at_recall)."""
     from irbench.engine import Evaluator
-    from irbench.engine.naming import unique_run_names
+    from irbench.engine.naming import name_runs
     from irbench.io import read_run
 
     measures = [f"IPrec@{level:g}" for level in RECALL_LEVELS]
@@ -152,7 +152,7 @@ def pr_curves(
     tables = [read_run(r) for r in runs]
     scored = [ev.score(t) for t in tables]
     if names is None:
-        names = unique_run_names(list(runs), [s.run for s in scored])
+        names = name_runs(list(runs))
     if len(names) != len(scored):
         raise InputFormatError(f"{len(names)} names for {len(scored)} runs")
     return {

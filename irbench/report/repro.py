@@ -36,7 +36,6 @@ the symmetric variant is the mean of both directions.
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -490,15 +489,13 @@ def qrels_agreement(
     from scipy.stats import kendalltau
 
     from irbench.engine import Evaluator
-    from irbench.engine.naming import _stem, unique_run_names
+    from irbench.engine.naming import name_runs
 
     if len(runs) < 2:
         raise InputFormatError("rank correlation needs at least two runs")
     tables = [_table(r) for r in runs]
     if names is None:
-        given = [os.fspath(r) if isinstance(r, (str, os.PathLike)) else r for r in runs]
-        stems = [_stem(r) if isinstance(r, str) else f"run{i}" for i, r in enumerate(given)]
-        names = unique_run_names(given, stems)
+        names = name_runs(runs)
     if len(names) != len(runs):
         raise InputFormatError(f"{len(names)} names for {len(runs)} runs")
     ev_a = Evaluator(qrels_a, [measure], complete=complete)
