@@ -141,7 +141,7 @@ class PaperTable:
         rows["kind"] = rows["dataset"].map(self.frame.groupby("dataset")["kind"].first())
         self.columns.append(spec)
         self.frame = pd.concat([self.frame, rows], ignore_index=True)
-        self._mark_best()
+        self.mark_best()
 
     def annotate(self, annotation: Annotation) -> None:
         """Show ``annotation``'s text after every value."""
@@ -210,7 +210,7 @@ class PaperTable:
             )
         return " ".join(parts)
 
-    def _mark_best(self) -> None:
+    def mark_best(self) -> None:
         """``best``/``second`` per column over the systems, on the values as displayed (equal
         displayed values share the mark)."""
         import numpy as np
