@@ -28,8 +28,10 @@ __all__ = [
     "DatasetSpec",
     "Leaderboard",
     "build_leaderboard",
+    "compare_dataset",
     "leaderboard",
     "load_spec",
+    "per_query_table",
     "resolve_baseline",
     "win_tie_loss_matrix",
 ]
@@ -121,6 +123,30 @@ def resolve_baseline(ds: DatasetScores, baseline: str) -> str:
     )
 
 
+def per_query_table(ds: DatasetScores) -> Any:
+    """The per-query values of ``ds``'s runs as one pandas table (run, measure, query_id,
+    value), the input of :func:`irbench.stats.compare_per_query`."""
+    import pandas as pd
+
+    from irbench.engine.evaluator import results_table
+
+    return pd.concat([results_table(r.scores).to_pandas() for r in ds.runs], ignore_index=True)
+
+
+def compare_dataset(ds: DatasetScores, baseline: str, per_query: Any = None, **options: Any) -> Any:
+    """:func:`irbench.stats.compare_per_query` of ``ds``'s runs against ``baseline`` under the
+    dataset's query policy, as ``irbench compare --baseline`` compares them; ``per_query``:
+    :func:`per_query_table` if built already; ``options``: the test's (test, correction...)."""
+    from irbench.stats import compare_per_query
+
+    return compare_per_query(
+        per_query if per_query is not None else per_query_table(ds),
+        baseline=baseline,
+        queries="zeros" if ds.conditions.complete else "intersection",
+        **options,
+    )
+
+
 def _dataset_rows(
     ds: DatasetScores,
     baseline: str | None,
@@ -131,26 +157,11 @@ def _dataset_rows(
     seed: int,
     ties: dict[tuple[str, str, str], TieReport],
 ) -> list[dict[str, Any]]:
-    import pandas as pd
-
     from irbench._version import __version__
-    from irbench.engine.evaluator import results_table
-    from irbench.stats import compare_per_query
 
     cmp: dict[tuple[str, str], Any] = {}
     if baseline is not None and len(ds.runs) > 1:
-        per_query = pd.concat(
-            [results_table(r.scores).to_pandas() for r in ds.runs], ignore_index=True
-        )
-        df = compare_per_query(
-            per_query,
-            baseline=baseline,
-            test=test,
-            correction=correction,
-            alpha=alpha,
-            seed=seed,
-            queries="zeros" if ds.conditions.complete else "intersection",
-        )
+        df = compare_dataset(ds, baseline, test=test, correction=correction, alpha=alpha, seed=seed)
         cmp = {(r.run, r.measure): r for r in df.itertuples(index=False)}
     cond = ds.conditions
     rows = []

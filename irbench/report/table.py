@@ -56,31 +56,24 @@ def _significance(
 ) -> dict[tuple[str, str, str, str], Any]:
     """``(dataset, run, measure, baseline) -> compare row``: per dataset and baseline, one
     :func:`compare_per_query` over the dataset's runs and measures, as ``irbench compare``."""
-    import pandas as pd
-
-    from irbench.engine.evaluator import results_table
-    from irbench.report.leaderboard import resolve_baseline
-    from irbench.stats import compare_per_query
+    from irbench.report.leaderboard import compare_dataset, per_query_table, resolve_baseline
 
     out: dict[tuple[str, str, str, str], Any] = {}
     for ds in board.datasets:
         if len(ds.runs) < 2:
             continue
-        per_query = pd.concat(
-            [results_table(r.scores).to_pandas() for r in ds.runs], ignore_index=True
-        )
+        per_query = per_query_table(ds)
         for b in baselines:
-            base = resolve_baseline(ds, b)
-            df = compare_per_query(
+            df = compare_dataset(
+                ds,
+                resolve_baseline(ds, b),
                 per_query,
-                baseline=base,
                 test=test,
                 correction=correction,
                 alpha=alpha,
                 permutations=permutations,
                 seed=seed,
-                queries="zeros" if ds.conditions.complete else "intersection",
-                family="all" if family == "all" else "measure",
+                family=family,
             )
             for r in df.itertuples(index=False):
                 out[(ds.name, r.run, r.measure, b)] = r
