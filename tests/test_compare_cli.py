@@ -142,7 +142,7 @@ def test_cli_choices_come_from_the_tables_compare_runs() -> None:
     from irbench.cli.app import load_command
     from irbench.stats.methods import CI_METHODS, CORRECTIONS, SIGNIFICANCE_TESTS, TESTS
 
-    assert TESTS == tuple(SIGNIFICANCE_TESTS) and "tukey-randomized" in TESTS
+    assert tuple(SIGNIFICANCE_TESTS) == TESTS and "tukey-randomized" in TESTS
     for name in ("compare", "table", "leaderboard"):
         params = {p.name: p for p in load_command(name).params}
         assert tuple(params["test"].type.choices) == TESTS, name
