@@ -303,3 +303,29 @@ def test_update_rewrites_and_shows_diff(setup: dict[str, Path]) -> None:
     res = _invoke("--baseline", str(path), str(setup["qrels"]), str(setup["bad"]))
     assert res.exit_code == 0
     np.testing.assert_equal(res.output.count(" OK "), 3)  # type: ignore[attr-defined]
+
+
+def test_command_reads_the_baseline_once(
+    setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`irbench check` and `irbench check --update` read the baseline file once: the command
+    hands the loaded document on instead of check/update_baseline reading it again."""
+    from irbench.report import _toml
+
+    reads: list[str] = []
+    load = _toml.load
+
+    def counting_load(path: object, what: str) -> object:
+        reads.append(what)
+        return load(path, what)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_toml, "load", counting_load)
+    baseline = _copy_baseline(setup, "read-once.toml")
+    args = ("--baseline", str(baseline), str(setup["qrels"]), str(setup["good"]))
+    res = _invoke(*args)
+    assert res.exit_code == 0, res.output  # type: ignore[attr-defined]
+    assert reads == ["baseline file"]
+    reads.clear()
+    res = _invoke(*args, "--update")
+    assert res.exit_code == 0, res.output  # type: ignore[attr-defined]
+    assert reads == ["baseline file"]

@@ -134,3 +134,19 @@ def test_usage_errors_exit_2(files: tuple[Path, list[Path]]) -> None:
     assert "baseline" in res.output
     res = _run([str(qrels), str(runs[0]), "-m", "nDCG@10"])
     assert res.exit_code == 2
+
+
+def test_cli_choices_come_from_the_tables_compare_runs() -> None:
+    """--test/--correction of compare, table and leaderboard (and --ci/--family of compare)
+    offer exactly the names of irbench.stats.methods, the tables compare_aligned runs."""
+    from irbench.cli.app import load_command
+    from irbench.stats.methods import CI_METHODS, CORRECTIONS, SIGNIFICANCE_TESTS, TESTS
+
+    assert tuple(SIGNIFICANCE_TESTS) == TESTS and "tukey-randomized" in TESTS
+    for name in ("compare", "table", "leaderboard"):
+        params = {p.name: p for p in load_command(name).params}
+        assert tuple(params["test"].type.choices) == TESTS, name
+        assert tuple(params["correction"].type.choices) == CORRECTIONS, name
+    params = {p.name: p for p in load_command("compare").params}
+    assert tuple(params["ci"].type.choices) == CI_METHODS
+    assert tuple(params["family"].type.choices) == ("all", "measure")

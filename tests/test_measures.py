@@ -205,18 +205,18 @@ def test_every_trec_output_name_parses_back() -> None:
 
 
 def test_lower_case_lookup_is_unambiguous() -> None:
-    """The rule in spec.py: lower-cased, each table's names are distinct and a name in both
+    """The rule in spec.py (tables in names.py): lower-cased, each table's names are distinct and a name in both
     tables means the same family."""
-    from irbench.measures import spec
+    from irbench.measures import names
 
-    irm = {**{n: n for n in CATALOG}, **spec._ALIASES}
+    irm = {**{n: n for n in CATALOG}, **names.ALIASES}
     for name, family in irm.items():
-        assert spec._IRM_NAMES[name.lower()] == family, name
-    trec = {**spec._TREC_PLAIN, **{k: v[0] for k, v in spec._TREC_CUT.items()}}
+        assert names.IRM_NAMES[name.lower()] == family, name
+    trec = {**names.TREC_PLAIN, **{k: v[0] for k, v in names.TREC_CUT.items()}}
     assert len({k.lower() for k in trec}) == len(trec)
     for name, family in trec.items():
-        if name.lower() in spec._IRM_NAMES:
-            assert spec._IRM_NAMES[name.lower()] == family, name
+        if name.lower() in names.IRM_NAMES:
+            assert names.IRM_NAMES[name.lower()] == family, name
     # parameter names are matched in lower case: they must all be lower case
     assert all(k == k.lower() for fam in CATALOG.values() for k in fam.params)
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from irbench.cli.common import Compat, user_errors
+from irbench.stats.methods import GATE_TESTS
 
 EXAMPLES = """
 [bold]Examples[/]
@@ -32,10 +33,10 @@ measure or `default`:
   [policy."nDCG@10"]
   margin = 0.01            [dim]# non-inferiority: one-sided paired test must show[/]
   alpha = 0.05             [dim]# 'no worse than baseline - margin' ...[/]
-  test = "t"               [dim]# ... with t, wilcoxon, sign, randomization or bootstrap[/]
+  test = "t"               [dim]# ... with {tests}[/]
 
 With both, both must hold; with neither, any drop fails.
-"""
+""".format(tests=", ".join(GATE_TESTS[:-1]) + " or " + GATE_TESTS[-1])
 
 
 class CheckFormat(str, Enum):
@@ -122,11 +123,12 @@ def check_command(
     from irbench.engine.naming import split_run_args
     from irbench.report import check as chk
     from irbench.report import render
+    from irbench.report.baseline_file import baseline_conditions, load_baseline, pick_dataset
 
     with user_errors():
         runs, names = split_run_args(runs)
-        doc = chk.load_baseline(baseline) if baseline.exists() or not update else None
-        name, entry = chk._pick_dataset(doc or {}, dataset, qrels)
+        doc = load_baseline(baseline) if baseline.exists() or not update else None
+        name, entry = pick_dataset(doc or {}, dataset, qrels)
         given: dict[str, Any] = {
             k: v
             for k, v in {
@@ -143,10 +145,17 @@ def check_command(
         if given:
             import dataclasses
 
-            cond = dataclasses.replace(chk._conditions(entry), **given)
+            cond = dataclasses.replace(baseline_conditions(entry), **given)
         if update:
             changes = chk.update_baseline(
-                baseline, qrels, runs, measure, dataset=name, names=names, conditions=cond
+                baseline,
+                qrels,
+                runs,
+                measure,
+                dataset=name,
+                names=names,
+                conditions=cond,
+                baseline_doc=doc,
             )
             typer.echo(f"updated {baseline}:")
             for line in changes or ["(no change)"]:
@@ -164,6 +173,7 @@ def check_command(
             conditions=cond,
             judged=judged,
             bounds=bounds,
+            baseline_doc=doc,
         )
         if fmt is CheckFormat.table and output is None:
             render.print_check(result)
@@ -181,7 +191,7 @@ def check_command(
 
                 with atomic_text_writer(output) as fh:
                     fh.write(text)
-                sys.stderr.write(render._summary(result) + "\n")
+                sys.stderr.write(render.check_summary(result) + "\n")
     if result.failed:
         raise typer.Exit(1)
 

@@ -1,4 +1,5 @@
-"""Shared pieces of the command line: error reporting, warnings, output formats."""
+"""Shared pieces of the command line: error reporting, warnings, output formats, and the
+options several commands take (trec_eval's, the significance tests', the engine's)."""
 
 from __future__ import annotations
 
@@ -6,19 +7,18 @@ import json
 import math
 import sys
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 import typer
 
 from irbench.errors import IrbenchError, IrbenchWarning
+from irbench.stats.methods import CI_METHODS, CORRECTIONS, SIGNIFICANCE_TESTS, TESTS
 
 if TYPE_CHECKING:
     from irbench.engine.placement import Engine
-
-T = TypeVar("T")
 
 
 class EvalFormat(str, Enum):
@@ -70,11 +70,6 @@ def user_errors() -> Iterator[None]:
                     console.print(f"[yellow]warning:[/] {escape(str(w.message))}", soft_wrap=True)
                 else:
                     warnings.showwarning(w.message, w.category, w.filename, w.lineno)
-
-
-def guarded(fn: Callable[[], T]) -> T:
-    with user_errors():
-        return fn()
 
 
 def fmt_value(value: float, digits: int = 4) -> str:
@@ -189,3 +184,66 @@ def open_engine(
     from irbench.engine.api import make_engine
 
     return make_engine(engine.value, scheduler=scheduler, workers=workers, shard_size=shard_size)
+
+
+# ------------------------------------------------------------------- trec_eval's conditions
+
+CompleteOption = Annotated[
+    bool,
+    typer.Option(
+        "--complete", "-c", help="Use all qrels queries, missing ones score 0 (trec_eval -c)."
+    ),
+]
+RelLevelOption = Annotated[int, typer.Option("--rel-level", "-l", help="trec_eval -l.")]
+JudgedOnlyOption = Annotated[bool, typer.Option("--judged-only", "-J", help="trec_eval -J.")]
+MaxResultsOption = Annotated[int | None, typer.Option("--max-results", "-M", help="trec_eval -M.")]
+
+
+# ------------------------------------------------------------------ significance tests
+# The choices come from irbench.stats.methods, the tables compare_aligned runs them from;
+# typer offers a Literal's values as choices (mypy sees plain strings).
+
+if TYPE_CHECKING:
+    TestName: TypeAlias = str
+    CorrectionName: TypeAlias = str
+    CiName: TypeAlias = str
+    FamilyName: TypeAlias = str
+else:
+    TestName = Literal[TESTS]
+    CorrectionName = Literal[CORRECTIONS]
+    CiName = Literal[CI_METHODS]
+    FamilyName = Literal["all", "measure"]
+
+TestOption = Annotated[
+    TestName,
+    typer.Option(
+        "--test",
+        "-t",
+        help="Significance test: "
+        + "; ".join(f"{t.name}: {t.summary}" for t in SIGNIFICANCE_TESTS.values())
+        + ".",
+    ),
+]
+CorrectionOption = Annotated[
+    CorrectionName,
+    typer.Option(
+        "--correction",
+        help="Multiple-testing correction (bh: Benjamini-Hochberg).",
+    ),
+]
+CiOption = Annotated[
+    CiName,
+    typer.Option("--ci", help="Interval for the difference."),
+]
+FamilyOption = Annotated[
+    FamilyName,
+    typer.Option(
+        "--family",
+        help="Correction family: all rows (default) or each measure's.",
+    ),
+]
+AlphaOption = Annotated[float, typer.Option("--alpha", help="Level of tests and intervals.")]
+PermutationsOption = Annotated[
+    int, typer.Option("--permutations", "-B", help="Permutations / bootstrap replicates.")
+]
+SeedOption = Annotated[int, typer.Option("--seed", help="Seed of the resampling tests.")]

@@ -14,13 +14,24 @@ from typing import Annotated, Any
 import typer
 
 from irbench.cli.common import (
+    AlphaOption,
+    CiOption,
     Compat,
     CompatOption,
+    CompleteOption,
+    CorrectionOption,
     EngineName,
     EngineOption,
+    FamilyOption,
     IgnoreIdenticalIdsOption,
+    JudgedOnlyOption,
+    MaxResultsOption,
+    PermutationsOption,
+    RelLevelOption,
     SchedulerOption,
+    SeedOption,
     ShardSizeOption,
+    TestOption,
     WorkersOption,
     open_engine,
     semantics_note,
@@ -47,30 +58,6 @@ class CompareFormat(str, Enum):
     jsonl = "jsonl"
     markdown = "markdown"
     latex = "latex"
-
-
-class TestName(str, Enum):
-    t = "t"
-    wilcoxon = "wilcoxon"
-    sign = "sign"
-    randomization = "randomization"
-    bootstrap = "bootstrap"
-    tukey = "tukey"
-    tukey_randomized = "tukey-randomized"
-
-
-class CorrectionName(str, Enum):
-    holm = "holm"
-    bonferroni = "bonferroni"
-    holm_sidak = "holm-sidak"
-    bh = "bh"
-    none = "none"
-
-
-class CiName(str, Enum):
-    t = "t"
-    percentile = "percentile"
-    bca = "bca"
 
 
 JSONL_FIELDS = (
@@ -294,17 +281,11 @@ def compare_command(
         str | None,
         typer.Option("--baseline", "-b", help="Compare every run to this one (name or path)."),
     ] = None,
-    test: Annotated[TestName, typer.Option("--test", "-t", help="Significance test.")] = (
-        TestName.t
-    ),
-    correction: Annotated[
-        CorrectionName, typer.Option("--correction", help="Multiple-testing correction.")
-    ] = CorrectionName.holm,
-    alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
-    permutations: Annotated[
-        int, typer.Option("--permutations", "-B", help="Permutations / bootstrap replicates.")
-    ] = 10_000,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    test: TestOption = "t",
+    correction: CorrectionOption = "holm",
+    alpha: AlphaOption = 0.05,
+    permutations: PermutationsOption = 10_000,
+    seed: SeedOption = 0,
     margin: Annotated[
         float,
         typer.Option(
@@ -312,21 +293,12 @@ def compare_command(
             help="Non-inferiority margin: test 'no worse than baseline by more than this'.",
         ),
     ] = 0.0,
-    ci: Annotated[CiName, typer.Option("--ci", help="Interval for the difference.")] = CiName.t,
-    family: Annotated[
-        str, typer.Option("--family", help="Correction family: all (default) or measure.")
-    ] = "all",
-    complete: Annotated[
-        bool,
-        typer.Option(
-            "--complete", "-c", help="Use all qrels queries, missing ones score 0 (trec_eval -c)."
-        ),
-    ] = False,
-    rel_level: Annotated[int, typer.Option("--rel-level", "-l", help="trec_eval -l.")] = 1,
-    judged_only: Annotated[bool, typer.Option("--judged-only", "-J", help="trec_eval -J.")] = False,
-    max_results: Annotated[
-        int | None, typer.Option("--max-results", "-M", help="trec_eval -M.")
-    ] = None,
+    ci: CiOption = "t",
+    family: FamilyOption = "all",
+    complete: CompleteOption = False,
+    rel_level: RelLevelOption = 1,
+    judged_only: JudgedOnlyOption = False,
+    max_results: MaxResultsOption = None,
     fmt: Annotated[
         CompareFormat, typer.Option("--format", "-f", help="Output format.")
     ] = CompareFormat.table,
@@ -375,20 +347,18 @@ def compare_command(
                 base = names[runs.index(base)]
             else:
                 raise StatsError(f"baseline {baseline!r} is not one of the runs {names}")
-        if family not in ("all", "measure"):
-            raise StatsError(f"--family must be 'all' or 'measure', got {family!r}")
         df = compare_per_query(
             table,
             baseline=base,
-            test=test.value,
-            correction=correction.value,
+            test=test,
+            correction=correction,
             alpha=alpha,
             permutations=permutations,
             seed=seed,
             margin=margin,
             queries="zeros" if complete else "intersection",
             family="all" if family == "all" else "measure",
-            ci=ci.value,
+            ci=ci,
         )
         if fmt is CompareFormat.table and output is None:
             print_table(df)

@@ -10,13 +10,20 @@ from typing import Annotated
 import typer
 
 from irbench.cli.common import (
+    AlphaOption,
     Compat,
     CompatOption,
+    CompleteOption,
+    CorrectionOption,
     EngineName,
     EngineOption,
     IgnoreIdenticalIdsOption,
+    JudgedOnlyOption,
+    MaxResultsOption,
+    RelLevelOption,
     SchedulerOption,
     ShardSizeOption,
+    TestOption,
     WorkersOption,
     open_engine,
     user_errors,
@@ -98,19 +105,13 @@ def leaderboard_command(
         str | None,
         typer.Option("--baseline", "-b", help="Test every run against this one (name or path)."),
     ] = None,
-    test: Annotated[str, typer.Option("--test", "-t", help="Paired test (as compare).")] = "t",
-    correction: Annotated[
-        str, typer.Option("--correction", help="holm, bonferroni, holm-sidak, bh or none.")
-    ] = "holm",
-    alpha: Annotated[float, typer.Option("--alpha", help="Level of tests and intervals.")] = 0.05,
-    complete: Annotated[
-        bool, typer.Option("--complete", "-c", help="Score missing queries 0 (trec_eval -c).")
-    ] = False,
-    rel_level: Annotated[int, typer.Option("--rel-level", "-l", help="trec_eval -l.")] = 1,
-    judged_only: Annotated[bool, typer.Option("--judged-only", "-J", help="trec_eval -J.")] = False,
-    max_results: Annotated[
-        int | None, typer.Option("--max-results", "-M", help="trec_eval -M.")
-    ] = None,
+    test: TestOption = "t",
+    correction: CorrectionOption = "holm",
+    alpha: AlphaOption = 0.05,
+    complete: CompleteOption = False,
+    rel_level: RelLevelOption = 1,
+    judged_only: JudgedOnlyOption = False,
+    max_results: MaxResultsOption = None,
     ties: Annotated[
         bool, typer.Option("--ties/--no-ties", help="Bound each value over tie orders.")
     ] = True,
@@ -175,26 +176,22 @@ def leaderboard_command(
     Markdown or a self-contained HTML page)."""
     from irbench.errors import InputFormatError
     from irbench.report import render
-    from irbench.report.leaderboard import DatasetSpec, build_leaderboard, load_spec
+    from irbench.report.leaderboard import build_leaderboard
     from irbench.report.scoring import Conditions
+    from irbench.report.spec_file import datasets_from
 
     with user_errors():
-        if spec is not None:
-            if qrels is not None or runs:
-                raise InputFormatError("give QRELS RUN ... or --spec, not both")
-            sets, opts = load_spec(spec)
-            measures = measure or opts.get("measures")
-            baseline = baseline if baseline is not None else opts.get("baseline")
-        else:
-            if qrels is None or not runs:
-                raise InputFormatError("give QRELS and at least one RUN (or --spec FILE)")
+        if spec is not None and (qrels is not None or runs):
+            raise InputFormatError("give QRELS RUN ... or --spec, not both")
+        if spec is None and (qrels is None or not runs):
+            raise InputFormatError("give QRELS and at least one RUN (or --spec FILE)")
+        paths, given = (None, None)
+        if runs:
             from irbench.engine.naming import split_run_args
 
             paths, given = split_run_args(runs)
-            sets = [DatasetSpec(None, qrels, paths, given)]
-            measures = measure
-        if not measures:
-            raise InputFormatError("no measure given (for example -m nDCG@10)")
+        sets, measures, opts = datasets_from(qrels, paths, measure or None, spec=spec, names=given)
+        baseline = baseline if baseline is not None else opts.get("baseline")
         board = build_leaderboard(
             sets,
             measures,

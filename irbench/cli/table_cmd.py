@@ -10,16 +10,25 @@ from typing import Annotated
 import typer
 
 from irbench.cli.common import (
+    AlphaOption,
+    CompleteOption,
+    CorrectionOption,
     EngineName,
     EngineOption,
+    FamilyOption,
     IgnoreIdenticalIdsOption,
+    JudgedOnlyOption,
+    MaxResultsOption,
+    PermutationsOption,
+    RelLevelOption,
     SchedulerOption,
+    SeedOption,
     ShardSizeOption,
+    TestOption,
     WorkersOption,
     open_engine,
     user_errors,
 )
-from irbench.cli.compare_cmd import CorrectionName, TestName
 
 EXAMPLES = """
 [bold]Examples[/]
@@ -110,20 +119,12 @@ def table_command(
             "--baseline", "-b", help="Mark significant improvements over this system. Repeat."
         ),
     ] = None,
-    test: Annotated[TestName, typer.Option("--test", "-t", help="Paired test (as compare).")] = (
-        TestName.t
-    ),
-    correction: Annotated[
-        CorrectionName, typer.Option("--correction", help="Multiple-testing correction.")
-    ] = CorrectionName.holm,
-    alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
-    family: Annotated[
-        str, typer.Option("--family", help="Correction family: all (as compare) or measure.")
-    ] = "all",
-    permutations: Annotated[
-        int, typer.Option("--permutations", "-B", help="Permutations / bootstrap replicates.")
-    ] = 10_000,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    test: TestOption = "t",
+    correction: CorrectionOption = "holm",
+    alpha: AlphaOption = 0.05,
+    family: FamilyOption = "all",
+    permutations: PermutationsOption = 10_000,
+    seed: SeedOption = 0,
     markers: Annotated[
         Markers, typer.Option("--markers", help="letters (a, b, ... per baseline) or dagger.")
     ] = Markers.letters,
@@ -166,14 +167,10 @@ def table_command(
         str | None, typer.Option("--caption", help="Text before the legend.")
     ] = None,
     label: Annotated[str | None, typer.Option("--label", help="LaTeX \\label.")] = None,
-    complete: Annotated[
-        bool, typer.Option("--complete", "-c", help="Score missing queries 0 (trec_eval -c).")
-    ] = False,
-    rel_level: Annotated[int, typer.Option("--rel-level", "-l", help="trec_eval -l.")] = 1,
-    judged_only: Annotated[bool, typer.Option("--judged-only", "-J", help="trec_eval -J.")] = False,
-    max_results: Annotated[
-        int | None, typer.Option("--max-results", "-M", help="trec_eval -M.")
-    ] = None,
+    complete: CompleteOption = False,
+    rel_level: RelLevelOption = 1,
+    judged_only: JudgedOnlyOption = False,
+    max_results: MaxResultsOption = None,
     ignore_identical_ids: IgnoreIdenticalIdsOption = False,
     force: Annotated[
         bool, typer.Option("--force", help="Allow results on different query sets.")
@@ -228,8 +225,8 @@ def table_command(
             ci=ci,
             judged=judged,
             bounds=bounds,
-            test=test.value,
-            correction=correction.value,
+            test=test,
+            correction=correction,
             alpha=alpha,
             family=family,
             permutations=permutations,

@@ -1,6 +1,6 @@
 """Submit, gather, cancel: the one way irbench's work goes to a Dask cluster and comes back.
 
-Both users take this path: distributed scoring (:mod:`irbench.distributed.scoring`, runs and
+Both users take this path: distributed scoring (:mod:`irbench.distributed.dask_engine`, runs and
 run shards) and distributed retrieval (:mod:`.retrieval` query shards, :mod:`.corpus` corpus
 shards).
 

@@ -7,7 +7,7 @@ Definitions
   carried into the next one. A query larger than ``chunk_bytes`` makes its chunk larger.
 * A run is *grouped by query* when all rows of each query are consecutive in the file (the
   queries may come in any order); then every query lies in one chunk, which is what lets
-  :mod:`irbench.engine.streaming` score a run chunk by chunk. The chunks of any run, grouped
+  :mod:`irbench.engine.runs` stream a run chunk by chunk. The chunks of any run, grouped
   or not, concatenate to the whole file's table in file order.
 
 Input is TREC run text (plain, gzip, or ``-`` for stdin) or a Parquet file (read in row

@@ -25,45 +25,22 @@ from typing import Any
 
 from irbench.errors import MeasureError
 from irbench.measures.catalog import CATALOG, Family
+from irbench.measures.names import (
+    ALIASES,
+    NUMRELRET,
+    TREC_ALL,
+    TREC_CUT,
+    TREC_CUT_LOWER,
+    TREC_OFFICIAL,
+    TREC_PLAIN,
+    TREC_PLAIN_LOWER,
+    TREC_UNDERSCORE,
+    canonical_name,
+)
 
 __all__ = ["Measure", "family_name", "parse_measure", "parse_measures", "trec_eval_name"]
 
 Gains = tuple[tuple[int, float], ...]
-
-_ALIASES = {
-    "MAP": "AP",
-    "NDCG": "nDCG",
-    "MRR": "RR",
-    "Precision": "P",
-    "Recall": "R",
-    "RPrec": "Rprec",
-    "R-Prec": "Rprec",
-    "BPref": "Bpref",
-    "bpref": "Bpref",
-    "infap": "infAP",
-    "11pt": "IPrecAvg",
-    "IPrec11": "IPrecAvg",
-    "SetRelP": "SetP",
-}
-
-
-# ir_measures' own aliases (measures.register(..., aliases)) plus a few common spellings.
-_NUMRELRET = "NumRelRet"  # ir_measures' NumRelRet is irbench's NumRet(rel=1)
-
-
-def _lower_table(names: dict[str, str]) -> dict[str, str]:
-    return {k.lower(): v for k, v in names.items()}
-
-
-# Lower-cased ir_measures name (family or alias) -> canonical family name.
-_IRM_NAMES = _lower_table({**{name: name for name in CATALOG}, **_ALIASES, _NUMRELRET: _NUMRELRET})
-
-
-def _canonical_name(name: str) -> str:
-    """The canonical family for an ir_measures name or alias in any case (unknown: as given)."""
-    if name in CATALOG:
-        return name
-    return _IRM_NAMES.get(name.lower(), name)
 
 
 def _fmt_number(x: float | int) -> str:
@@ -160,11 +137,11 @@ def _suggestion_names() -> dict[str, tuple[str, str]]:
     out: dict[str, tuple[str, str]] = {}
     for name in CATALOG:
         out[name.lower()] = (name, name)
-    for alias, family in _ALIASES.items():
+    for alias, family in ALIASES.items():
         out.setdefault(alias.lower(), (alias, family))
-    for trec, family in _TREC_PLAIN.items():
+    for trec, family in TREC_PLAIN.items():
         out.setdefault(trec.lower(), (trec, family))
-    for trec, (family, _) in _TREC_CUT.items():
+    for trec, (family, _) in TREC_CUT.items():
         out.setdefault(trec.lower(), (trec, family))
     return out
 
@@ -322,7 +299,7 @@ class _Parser:
         raise MeasureError(f"cannot parse measure {self.text!r}: unexpected {text!r}")
 
     def measure(self) -> Measure:
-        name = _canonical_name(self.take("name"))
+        name = canonical_name(self.take("name"))
         params: list[tuple[str, Any]] = []
         if self.peek() == ("sym", "("):
             self.i += 1
@@ -341,7 +318,7 @@ class _Parser:
             cutoff = _number(self.take("num"))
         if self.peek() is not None:
             raise MeasureError(f"cannot parse measure {self.text!r}: trailing {self.peek()[1]!r}")  # type: ignore[index]
-        if name == _NUMRELRET:
+        if name == NUMRELRET:
             name, params = "NumRet", [*params, ("rel", dict(params).get("rel", 1))]
         return Measure(name, cutoff, tuple(params))
 
@@ -365,75 +342,9 @@ def parse_measure(text: str) -> Measure:
 
 # --------------------------------------------------------------------------- trec_eval names
 
-_TREC_DEFAULT_CUTS = (5, 10, 15, 20, 30, 100, 200, 500, 1000)
-_TREC_RECALL_LEVELS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
-_TREC_CUT = {
-    "P": ("P", _TREC_DEFAULT_CUTS),
-    "recall": ("R", _TREC_DEFAULT_CUTS),
-    "ndcg_cut": ("nDCG", _TREC_DEFAULT_CUTS),
-    "map_cut": ("AP", _TREC_DEFAULT_CUTS),
-    "success": ("Success", (1, 5, 10)),
-    "iprec_at_recall": ("IPrec", _TREC_RECALL_LEVELS),
-}
-_TREC_PLAIN = {
-    "map": "AP",
-    "gm_map": "GMAP",
-    "recip_rank": "RR",
-    "Rprec": "Rprec",
-    "bpref": "Bpref",
-    "infAP": "infAP",
-    "11pt_avg": "IPrecAvg",
-    "set_P": "SetP",
-    "set_recall": "SetR",
-    "set_F": "SetF",
-    "num_q": "NumQ",
-    "num_ret": "NumRet",
-    "num_rel": "NumRel",
-    "ndcg": "nDCG",
-}
-# trec_eval's default measure set (no -m) and its "all_trec" set, restricted to what irbench has.
-_TREC_OFFICIAL = [
-    "num_q",
-    "num_ret",
-    "num_rel",
-    "num_rel_ret",
-    "map",
-    "gm_map",
-    "Rprec",
-    "bpref",
-    "recip_rank",
-    "iprec_at_recall",
-    "P",
-]
-_TREC_ALL = [
-    *_TREC_OFFICIAL,
-    "infAP",
-    "11pt_avg",
-    "ndcg",
-    "ndcg_cut",
-    "map_cut",
-    "recall",
-    "success",
-    "set_P",
-    "set_recall",
-    "set_F",
-]
-
-
-_TREC_PLAIN_LOWER = _lower_table(_TREC_PLAIN)
-_TREC_CUT_LOWER = {k.lower(): v for k, v in _TREC_CUT.items()}
-# trec_eval's output names (ndcg_cut_10, P_10, iprec_at_recall_0.10): NAME_CUT[,CUT...], the form
-# `--format trec` prints and pytrec_eval / ir_measures' parse_trec_measure accept.
-_TREC_UNDERSCORE = re.compile(
-    r"(?P<name>"
-    + "|".join(re.escape(k) for k in sorted(_TREC_CUT_LOWER, key=len, reverse=True))
-    + r")_(?P<cuts>\d+(?:\.\d+)?(?:,\d+(?:\.\d+)?)*)",
-    re.IGNORECASE,
-)
-
 
 def _trec_cuts(text: str, name: str, rest: str) -> list[Measure]:
-    family, _ = _TREC_CUT_LOWER[name.lower()]
+    family, _ = TREC_CUT_LOWER[name.lower()]
     try:
         cuts = [_number(c) for c in rest.split(",") if c]
     except ValueError:
@@ -446,17 +357,17 @@ def _parse_trec(text: str) -> list[Measure] | None:
     lower = text.lower()
     if lower in ("official", "all_trec"):
         out: list[Measure] = []
-        for name in _TREC_OFFICIAL if lower == "official" else _TREC_ALL:
+        for name in TREC_OFFICIAL if lower == "official" else TREC_ALL:
             out.extend(_parse_trec(name) or [])
         return out
     if lower == "num_rel_ret":
         return [Measure("NumRet", params=(("rel", 1),))]
-    underscore = _TREC_UNDERSCORE.fullmatch(text)
+    underscore = TREC_UNDERSCORE.fullmatch(text)
     if underscore:
         return _trec_cuts(text, underscore["name"], underscore["cuts"])
     name, dot, rest = lower.partition(".")
-    if name in _TREC_PLAIN_LOWER and not dot:
-        return [Measure(_TREC_PLAIN_LOWER[name])]
+    if name in TREC_PLAIN_LOWER and not dot:
+        return [Measure(TREC_PLAIN_LOWER[name])]
     if name == "ndcg" and dot:
         gains = {}
         for pair in rest.split(","):
@@ -465,9 +376,9 @@ def _parse_trec(text: str) -> list[Measure] | None:
                 raise MeasureError(f"trec_eval measure {text!r}: ndcg takes level=gain pairs")
             gains[int(level)] = float(gain)
         return [Measure("nDCG", params=(("gains", gains),))]
-    if name in _TREC_CUT_LOWER:
+    if name in TREC_CUT_LOWER:
         if not dot:
-            family, defaults = _TREC_CUT_LOWER[name]
+            family, defaults = TREC_CUT_LOWER[name]
             return [Measure(family, c) for c in defaults]
         return _trec_cuts(text, name, rest)
     return None
@@ -493,12 +404,12 @@ def trec_eval_name(measure: Measure) -> str | None:
 
 def _from_object(obj: Any) -> Measure:
     """Convert an ir_measures measure object (anything with NAME and params)."""
-    name = _canonical_name(obj.NAME)
+    name = canonical_name(obj.NAME)
     params = dict(getattr(obj, "params", {}) or {})
     cutoff = params.pop("cutoff", None)
     if name == "IPrec":
         cutoff = params.pop("recall", cutoff)
-    if name == _NUMRELRET:
+    if name == NUMRELRET:
         name = "NumRet"
     return Measure(name, cutoff, tuple(params.items()))
 
@@ -530,7 +441,7 @@ def parse_measures(specs: str | Measure | Any | Iterable[Any]) -> list[Measure]:
 def family_name(text: str) -> str:
     """The canonical family a name means, in any case and any accepted spelling: ``"p"``,
     ``"mrr@10"``, ``"ndcg_cut_10"`` and ``"R"`` give ``"P"``, ``"RR"``, ``"nDCG"`` and ``"R"``."""
-    name = _canonical_name(text.strip())
+    name = canonical_name(text.strip())
     if name in CATALOG:
         return name
     return parse_measures(text)[0].name

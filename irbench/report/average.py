@@ -16,6 +16,7 @@ from pathlib import PurePath
 from irbench.errors import ComparabilityError
 
 __all__ = [
+    "AVERAGE",
     "CQADUPSTACK",
     "MissingDatasetError",
     "auto_group",
@@ -23,6 +24,9 @@ __all__ = [
     "beir_average",
     "dataset_weights",
 ]
+
+#: The dataset name of the rows that average over datasets.
+AVERAGE = "average"
 
 #: Group of the twelve CQADupStack forums (ids ``beir/cqadupstack/<forum>``).
 CQADUPSTACK = "cqadupstack"

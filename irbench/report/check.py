@@ -21,12 +21,22 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from irbench.errors import ComparabilityError, InputFormatError
+from irbench.report.baseline_file import (
+    RUN_NAMES,
+    Policy,
+    baseline_conditions,
+    load_baseline,
+    match_runs,
+    measure_entry,
+    pick_dataset,
+    policy_for,
+)
+from irbench.report.baseline_update import update_baseline
 from irbench.report.diagnostics import QueryDelta, top_deltas
 from irbench.report.scoring import Conditions, DatasetScores, score_dataset
 
@@ -36,42 +46,14 @@ __all__ = [
     "CheckRow",
     "Policy",
     "check",
+    "check_scores",
     "load_baseline",
     "update_baseline",
 ]
 
-FORMAT = 1
-#: ``[irbench] run_names`` of a baseline whose run names follow
-#: :mod:`irbench.engine.naming` (older baselines named a single run by its run tag).
-RUN_NAMES = "file-stem"
 FAILING = ("REGRESSED", "MISSING", "QUERIES CHANGED")
 #: Values closer than this are equal (float noise of a different summation order).
 EPS = 1e-12
-
-HEADER = """irbench baseline: expected values of runs, with per-query values (format {fmt}).
-Written by `irbench check --update`; edit only [policy]. Per measure (or `default`):
-  tolerance = 0.005   absolute drop of the aggregate that still passes
-  margin = 0.01       non-inferiority: a one-sided paired test (test, alpha) must show the run
-                      is no worse than the baseline by more than the margin
-Both given: both must hold. Nothing given: any drop is a regression."""
-
-
-@dataclass(frozen=True)
-class Policy:
-    tolerance: float | None = None
-    margin: float | None = None
-    alpha: float = 0.05
-    test: str = "t"
-
-    def describe(self) -> str:
-        parts = []
-        if self.tolerance is not None:
-            parts.append(f"tolerance {self.tolerance:g}")
-        if self.margin is not None:
-            parts.append(
-                f"non-inferiority margin {self.margin:g} ({self.test}, alpha {self.alpha:g})"
-            )
-        return " and ".join(parts) or "no drop allowed"
 
 
 @dataclass
@@ -111,177 +93,6 @@ class CheckResult:
         return 1 if self.failed else 0
 
 
-# ------------------------------------------------------------------------------ baseline file
-
-
-def _bad(path: str, key: str, msg: str) -> InputFormatError:
-    return InputFormatError(
-        f"baseline {key}: {msg}",
-        path=path,
-        hint="regenerate it with `irbench check --update`",
-    )
-
-
-def load_baseline(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and validate a baseline file; errors name the file, the line (TOML syntax) or the
-    key, and the fix."""
-    from irbench.report._toml import load
-
-    src = os.fspath(path)
-    doc = load(src, "baseline file")
-    meta = doc.get("irbench")
-    if not isinstance(meta, Mapping) or meta.get("format") != FORMAT:
-        raise _bad(src, "[irbench]", f"needs format = {FORMAT} (is this an irbench baseline?)")
-    datasets = doc.get("datasets", {})
-    if not isinstance(datasets, Mapping):
-        raise _bad(src, "[datasets]", "must be a table")
-    for dname, ds in datasets.items():
-        key = f"[datasets.{dname}]"
-        if not isinstance(ds, Mapping):
-            raise _bad(src, key, "must be a table")
-        for k in ("qrels_sha256", "query_policy", "tie_policy", "measures", "runs"):
-            if k not in ds:
-                raise _bad(src, key, f"lacks {k!r}")
-        for k in ("measures", "runs"):
-            if not isinstance(ds[k], Mapping):
-                raise _bad(src, f"{key[:-1]}.{k}]", "must be a table")
-        for rname, run in ds["runs"].items():
-            rkey = f"[datasets.{dname}.runs.{rname}]"
-            queries = run.get("queries") if isinstance(run, Mapping) else None
-            if not isinstance(queries, list) or not queries:
-                raise _bad(src, rkey, "lacks the query set (queries = [...])")
-            values = run.get("values", {})
-            if not isinstance(values, Mapping):
-                raise _bad(src, f"{rkey[:-1]}.values]", "must be a table")
-            for mname, v in values.items():
-                vkey = f"{rkey[:-1]}.values.{mname!r}]"
-                if not isinstance(v, Mapping) or not isinstance(v.get("value"), (int, float)):
-                    raise _bad(src, vkey, "lacks a numeric value")
-                pq = v.get("per_query")
-                if (
-                    not isinstance(pq, list)
-                    or len(pq) != len(queries)
-                    or not all(isinstance(x, (int, float)) for x in pq)
-                ):
-                    raise _bad(
-                        src,
-                        vkey,
-                        f"per_query must hold one number per query ({len(queries)} numbers)",
-                    )
-                if mname not in ds["measures"]:
-                    raise _bad(src, vkey, f"measure {mname!r} is not in {key[:-1]}.measures]")
-    policy = doc.get("policy", {})
-    for name, p in policy.items():
-        _policy_from(p, src, name)
-    return doc
-
-
-def _policy_from(p: Any, src: str, name: str) -> Policy:
-    from irbench.stats.compare import TESTS
-
-    key = f"[policy.{name!r}]"
-    if not isinstance(p, Mapping):
-        raise _bad(src, key, "must be a table")
-    unknown = set(p) - {"tolerance", "margin", "alpha", "test"}
-    if unknown:
-        raise _bad(src, key, f"unknown key(s) {sorted(unknown)} (tolerance, margin, alpha, test)")
-    for k in ("tolerance", "margin"):
-        if k in p and (not isinstance(p[k], (int, float)) or p[k] < 0):
-            raise _bad(src, key, f"{k} must be a number >= 0")
-    alpha = p.get("alpha", 0.05)
-    if not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
-        raise _bad(src, key, "alpha must be in (0, 1)")
-    test = p.get("test", "t")
-    if test not in TESTS or test.startswith("tukey"):
-        raise _bad(src, key, "test must be one of t, wilcoxon, sign, randomization, bootstrap")
-    return Policy(
-        tolerance=float(p["tolerance"]) if "tolerance" in p else None,
-        margin=float(p["margin"]) if "margin" in p else None,
-        alpha=float(alpha),
-        test=str(test),
-    )
-
-
-def policy_for(doc: Mapping[str, Any], measure: str, src: str = "baseline") -> Policy:
-    table = doc.get("policy", {})
-    if measure in table:
-        return _policy_from(table[measure], src, measure)
-    if "default" in table:
-        return _policy_from(table["default"], src, "default")
-    return Policy(tolerance=0.0)
-
-
-def _measure_entry(m: Any) -> dict[str, Any]:
-    fam = m.family
-    return {"definition": fam.definition, "aggregate": fam.aggregate, "source": fam.source}
-
-
-def dataset_entry(ds: DatasetScores) -> dict[str, Any]:
-    """The baseline section of one scored dataset."""
-    runs: dict[str, Any] = {}
-    for r in ds.runs:
-        qids = r.scores.query_ids.to_pylist()
-        runs[r.name] = {
-            "source": r.source,
-            "run_sha256": r.sha256,
-            "queries": qids,
-            "values": {
-                str(m): {
-                    "value": float(r.scores.aggregates[m]),
-                    "per_query": [float(x) for x in r.scores.values[m]],
-                }
-                for m in ds.measures
-            },
-        }
-    return {
-        "qrels": ds.qrels_source,
-        "qrels_sha256": ds.qrels_sha256,
-        **ds.conditions.as_dict(),
-        "measures": {str(m): _measure_entry(m) for m in ds.measures},
-        "runs": runs,
-    }
-
-
-# ---------------------------------------------------------------------------------- checking
-
-
-def _same_file(a: str, b: str) -> bool:
-    return os.path.normpath(a) == os.path.normpath(b) or os.path.abspath(a) == os.path.abspath(b)
-
-
-def match_runs(runs: Sequence[Any], recorded: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
-    """Which baseline run each current run (a :class:`ScoredRun`) is checked against:
-    ``{current name: (baseline name, how)}``.
-
-    By name first; then, for runs left over, by the recorded ``source`` (the same file), by a
-    name the run's file may get under :mod:`irbench.engine.naming`'s rule with more or fewer
-    runs in the call (``BM25/dl19`` <-> ``dl19``), and by content (the same ``run_sha256``);
-    each only when exactly one baseline run is left that fits. So a baseline written with
-    two runs still serves a check of one, and one written under the old naming rule (a single
-    run named by its tag) still matches its file.
-    """
-    from irbench.engine.naming import path_aliases
-
-    out = {r.name: (r.name, "name") for r in runs if r.name in recorded}
-    free = [k for k in recorded if k not in {b for b, _ in out.values()}]
-    tests = (
-        ("source", lambda r, k, v: bool(v.get("source")) and _same_file(r.source, v["source"])),
-        ("file name", lambda r, k, v: k in path_aliases(r.source)),
-        ("content", lambda r, k, v: bool(r.sha256) and v.get("run_sha256") == r.sha256),
-    )
-    for how, fits in tests:
-        for r in runs:
-            if r.name in out:
-                continue
-            hits = [k for k in free if isinstance(recorded[k], Mapping) and fits(r, k, recorded[k])]
-            if how == "file name" and not os.path.exists(r.source):
-                hits = []  # an in-memory run has no file name to match
-            if len(hits) == 1:
-                out[r.name] = (hits[0], how)
-                free.remove(hits[0])
-    return out
-
-
 def _guard(ds: DatasetScores, entry: Mapping[str, Any], src: str, force: bool) -> list[str]:
     """Comparability problems between the current scoring and the baseline's; raises unless
     ``force`` (then they are returned as notes)."""
@@ -297,7 +108,7 @@ def _guard(ds: DatasetScores, entry: Mapping[str, Any], src: str, force: bool) -
         old = entry["measures"].get(str(m))
         if old is None:
             continue  # reported as MISSING per run
-        new = _measure_entry(m)
+        new = measure_entry(m)
         changed = [k for k in new if old.get(k) != new[k]]
         if changed:
             problems.append(
@@ -530,6 +341,7 @@ def check(
     conditions: Conditions | None = None,
     judged: bool = False,
     bounds: bool = False,
+    baseline_doc: Mapping[str, Any] | None = None,
 ) -> CheckResult:
     """Evaluate ``runs`` on ``qrels`` under the baseline's conditions and check every value.
 
@@ -539,10 +351,11 @@ def check(
     ``measures`` default to the baseline dataset's; ``dataset`` defaults to the baseline's only
     dataset, else a name derived from the qrels file; ``conditions`` default to the baseline's
     (other ones are refused unless ``force``). ``result.exit_code`` is 0 or 1.
+    ``baseline_doc``: the file as :func:`load_baseline` read it already (not read again).
     """
     src = os.fspath(baseline)
-    doc = load_baseline(src)
-    name, entry = _pick_dataset(doc, dataset, qrels)
+    doc = baseline_doc if baseline_doc is not None else load_baseline(src)
+    name, entry = pick_dataset(doc, dataset, qrels)
     if measures is None or (not isinstance(measures, str) and not list(measures)):
         if entry is None:
             raise InputFormatError(
@@ -550,7 +363,7 @@ def check(
                 path=src,
             )
         measures = list(entry["measures"])
-    cond = conditions or _conditions(entry)
+    cond = conditions or baseline_conditions(entry)
     ds = score_dataset(qrels, runs, measures, conditions=cond, names=names, name=name)
     result = check_scores(ds, doc, src, force=force, seed=seed)
     if judged or bounds:
@@ -558,127 +371,3 @@ def check(
 
         annotate_check(result, ds, judged=judged, bounds=bounds)
     return result
-
-
-def _pick_dataset(
-    doc: Mapping[str, Any], dataset: str | None, qrels: Any
-) -> tuple[str, Mapping[str, Any] | None]:
-    from irbench.report.scoring import _dataset_name
-
-    datasets = doc.get("datasets", {})
-    if dataset is None:
-        dataset = next(iter(datasets)) if len(datasets) == 1 else _dataset_name(str(qrels))
-    return dataset, datasets.get(dataset)
-
-
-def _conditions(entry: Mapping[str, Any] | None, **override: Any) -> Conditions:
-    """The conditions recorded in a baseline entry (defaults for a new one)."""
-    if entry is None:
-        return Conditions(**override)
-    max_r = int(entry.get("max_results", 0) or 0)
-    return Conditions(
-        rel_level=int(entry.get("rel_level", 1)),
-        judged_only=bool(entry.get("judged_only", False)),
-        max_results=max_r or None,
-        complete=entry.get("query_policy") == "complete",
-        compat=str(entry.get("trec_eval_compat", "9")),
-        ignore_identical_ids=bool(entry.get("ignore_identical_ids", False)),
-    )
-
-
-# ----------------------------------------------------------------------------------- update
-
-
-def update_baseline(
-    baseline: str | os.PathLike[str],
-    qrels: Any,
-    runs: Sequence[Any],
-    measures: Any = None,
-    *,
-    dataset: str | None = None,
-    names: Sequence[str | None] | None = None,
-    conditions: Conditions | None = None,
-) -> list[str]:
-    """Write (atomically) the current values of ``runs`` into the baseline, keeping its policy,
-    other datasets and other runs; returns the changes as lines (``+`` new, ``~`` changed)."""
-    from irbench._version import __version__
-    from irbench.io.atomic import atomic_text_writer
-    from irbench.report._toml import dumps
-
-    src = os.fspath(baseline)
-    doc: dict[str, Any] = (
-        load_baseline(src) if Path(src).exists() else {"policy": {"default": {"tolerance": 0.0}}}
-    )
-    name, entry = _pick_dataset(doc, dataset, qrels)
-    if measures is None or (not isinstance(measures, str) and not list(measures)):
-        if entry is None:
-            raise InputFormatError(
-                f"no measures for the new dataset {name!r}: give them with -m", path=src
-            )
-        measures = list(entry["measures"])
-    cond = conditions or _conditions(entry)
-    ds = score_dataset(qrels, runs, measures, conditions=cond, names=names, name=name)
-    new = dataset_entry(ds)
-    renamed: dict[str, str] = {}
-    if entry is not None:  # a run recorded under another name is replaced, not kept twice
-        matched = match_runs(ds.runs, entry["runs"]).items()
-        renamed = {cur: old for cur, (old, how) in matched if how != "name"}
-        runs_old = {k: v for k, v in entry["runs"].items() if k not in renamed.values()}
-        runs_old.update({cur: entry["runs"][old] for cur, old in renamed.items()})
-        entry = {**entry, "runs": runs_old}
-    changes = [f"~ {name}/{old}: renamed {cur}" for cur, old in renamed.items()]
-    changes += _diff(name, entry, new)
-    if entry is not None and entry.get("qrels_sha256") == new["qrels_sha256"]:
-        kept = {k: v for k, v in entry["runs"].items() if k not in new["runs"]}
-        new["runs"] = {**kept, **new["runs"]}
-        new["measures"] = {**entry["measures"], **new["measures"]}
-    new["runs"] = {k: new["runs"][k] for k in sorted(new["runs"])}  # stable diffs
-    datasets = dict(doc.get("datasets", {}))
-    datasets[name] = new
-    out = {
-        "irbench": {"format": FORMAT, "version": __version__, "run_names": RUN_NAMES},
-        "policy": doc.get("policy", {}),
-        "datasets": datasets,
-    }
-    text = dumps(out, header=HEADER.format(fmt=FORMAT))
-    with atomic_text_writer(src) as fh:
-        fh.write(text)
-    return changes
-
-
-def _diff(name: str, old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[str]:
-    if old is None:
-        n = sum(len(r["values"]) for r in new["runs"].values())
-        return [f"+ dataset {name}: {len(new['runs'])} run(s), {n} value(s)"]
-    out = []
-    if old.get("qrels_sha256") != new["qrels_sha256"]:
-        out.append(
-            f"~ {name}: qrels changed (SHA-256 {str(old.get('qrels_sha256'))[:12]}... -> "
-            f"{new['qrels_sha256'][:12]}...); runs not given now are dropped"
-        )
-    for k in (
-        "query_policy",
-        "tie_policy",
-        "rel_level",
-        "judged_only",
-        "max_results",
-        "ignore_identical_ids",
-    ):
-        if old.get(k, False if k == "ignore_identical_ids" else None) != new[k]:
-            out.append(f"~ {name}: {k} {old.get(k)!r} -> {new[k]!r}")
-    for rname, run in new["runs"].items():
-        orun = old["runs"].get(rname)
-        if orun is None:
-            out.append(f"+ {name}/{rname}: new run")
-            continue
-        if orun.get("queries") != run["queries"]:
-            out.append(
-                f"~ {name}/{rname}: query set {len(orun.get('queries', []))} -> {len(run['queries'])} queries"
-            )
-        for m, v in run["values"].items():
-            ov = orun.get("values", {}).get(m)
-            if ov is None:
-                out.append(f"+ {name}/{rname} {m} = {v['value']:.4f}")
-            elif ov["value"] != v["value"] or ov.get("per_query") != v["per_query"]:
-                out.append(f"~ {name}/{rname} {m}: {ov['value']:.6f} -> {v['value']:.6f}")
-    return out

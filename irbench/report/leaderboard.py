@@ -8,7 +8,6 @@ win/tie/loss matrix across datasets.
 
 from __future__ import annotations
 
-import glob
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -19,16 +18,22 @@ from typing import Any
 import numpy as np
 
 from irbench.errors import ComparabilityError, InputFormatError
+from irbench.report.average import AVERAGE
 from irbench.report.diagnostics import TieReport
 from irbench.report.scoring import Conditions, DatasetScores, check_same_queries, score_dataset
+from irbench.report.spec_file import DatasetSpec, datasets_from, load_spec
 
 __all__ = [
     "AVERAGE",
     "COLUMNS",
+    "DatasetSpec",
     "Leaderboard",
     "build_leaderboard",
+    "compare_dataset",
     "leaderboard",
     "load_spec",
+    "per_query_table",
+    "resolve_baseline",
     "win_tie_loss_matrix",
 ]
 
@@ -61,21 +66,6 @@ COLUMNS = (
     "ignore_identical_ids",
     "irbench_version",
 )
-
-#: ``dataset`` value of the rows averaged over datasets.
-AVERAGE = "average"
-
-
-@dataclass
-class DatasetSpec:
-    name: str | None  # None: derived from the qrels file name
-    qrels: Any
-    runs: list[Any]
-    names: Sequence[str | None] | None = None  # None entries: named by the rule
-    ignore_identical_ids: bool | None = None  # None: the command's setting
-    group: str | None = None  # averaged with the other members before the BEIR average
-    label: str | None = None  # shown in tables instead of the name
-    latency: dict[str, str] | None = None  # run name -> latency CSV (spec key ``latency``)
 
 
 @dataclass
@@ -117,7 +107,9 @@ def _interval(values: np.ndarray, kind: str, alpha: float) -> tuple[float, float
     return float(lo), float(hi), se
 
 
-def _resolve_baseline(ds: DatasetScores, baseline: str) -> str:
+def resolve_baseline(ds: DatasetScores, baseline: str) -> str:
+    """The name of the run ``baseline`` names in ``ds``: a run name, or its file (path or
+    file name)."""
     names = [r.name for r in ds.runs]
     if baseline in names:
         return baseline
@@ -126,6 +118,30 @@ def _resolve_baseline(ds: DatasetScores, baseline: str) -> str:
             return r.name
     raise ComparabilityError(
         f"dataset {ds.name!r}: baseline {baseline!r} is not one of the runs {names}"
+    )
+
+
+def per_query_table(ds: DatasetScores) -> Any:
+    """The per-query values of ``ds``'s runs as one pandas table (run, measure, query_id,
+    value), the input of :func:`irbench.stats.compare_per_query`."""
+    import pandas as pd
+
+    from irbench.engine.scores import results_table
+
+    return pd.concat([results_table(r.scores).to_pandas() for r in ds.runs], ignore_index=True)
+
+
+def compare_dataset(ds: DatasetScores, baseline: str, per_query: Any = None, **options: Any) -> Any:
+    """:func:`irbench.stats.compare_per_query` of ``ds``'s runs against ``baseline`` under the
+    dataset's query policy, as ``irbench compare --baseline`` compares them; ``per_query``:
+    :func:`per_query_table` if built already; ``options``: the test's (test, correction...)."""
+    from irbench.stats import compare_per_query
+
+    return compare_per_query(
+        per_query if per_query is not None else per_query_table(ds),
+        baseline=baseline,
+        queries="zeros" if ds.conditions.complete else "intersection",
+        **options,
     )
 
 
@@ -139,26 +155,11 @@ def _dataset_rows(
     seed: int,
     ties: dict[tuple[str, str, str], TieReport],
 ) -> list[dict[str, Any]]:
-    import pandas as pd
-
     from irbench._version import __version__
-    from irbench.engine.scores import results_table
-    from irbench.stats import compare_per_query
 
     cmp: dict[tuple[str, str], Any] = {}
     if baseline is not None and len(ds.runs) > 1:
-        per_query = pd.concat(
-            [results_table(r.scores).to_pandas() for r in ds.runs], ignore_index=True
-        )
-        df = compare_per_query(
-            per_query,
-            baseline=baseline,
-            test=test,
-            correction=correction,
-            alpha=alpha,
-            seed=seed,
-            queries="zeros" if ds.conditions.complete else "intersection",
-        )
+        df = compare_dataset(ds, baseline, test=test, correction=correction, alpha=alpha, seed=seed)
         cmp = {(r.run, r.measure): r for r in df.itertuples(index=False)}
     cond = ds.conditions
     rows = []
@@ -365,7 +366,7 @@ def build_leaderboard(
             seen[ds.name] = ds.qrels_sha256
             groups[ds.name] = spec.group or auto_group(ds.name, ds.qrels_source)
             check_same_queries(ds, force=force)
-            base = _resolve_baseline(ds, baseline) if baseline is not None else None
+            base = resolve_baseline(ds, baseline) if baseline is not None else None
             if ties:
                 for run in ds.runs:
                     for tr in run.ties or ():
@@ -383,7 +384,7 @@ def build_leaderboard(
         table = add_unjudged_columns(
             table, scored, judged=judged, bounds=bounds, average=AVERAGE, groups=groups
         )
-    base_name = _resolve_baseline(scored[0], baseline) if baseline is not None else None
+    base_name = resolve_baseline(scored[0], baseline) if baseline is not None else None
     return Leaderboard(table, scored, base_name, alpha, tie_reports, groups)
 
 
@@ -438,19 +439,8 @@ def leaderboard(
         complete=complete,
         ignore_identical_ids=ignore_identical_ids,
     )
-    if spec is not None:
-        sets, opts = load_spec(spec)
-        measures = measures if measures is not None else opts.get("measures")
-        baseline = baseline if baseline is not None else opts.get("baseline")
-    else:
-        if qrels is None or runs is None:
-            raise InputFormatError("give qrels and runs, or a spec file")
-        from irbench.engine.naming import split_runs
-
-        run_list, given = split_runs(runs, names)
-        sets = [DatasetSpec(None, qrels, run_list, given)]
-    if not measures:
-        raise InputFormatError("no measure given (for example -m nDCG@10)")
+    sets, measures, opts = datasets_from(qrels, runs, measures, spec=spec, names=names)
+    baseline = baseline if baseline is not None else opts.get("baseline")
     board = build_leaderboard(
         sets,
         measures,
@@ -502,119 +492,3 @@ def win_tie_loss_matrix(
             w, lo = int((d > eps).sum()), int((d < -eps).sum())
             out.loc[a, b] = f"{w}/{len(d) - w - lo}/{lo}"
     return out
-
-
-# ------------------------------------------------------------------------------- spec files
-
-_SPEC_KEYS = {"measures", "baseline", "baselines", "datasets"}
-_DATASET_KEYS = {"qrels", "runs", "run_names", "ignore_identical_ids", "group", "label", "latency"}
-
-
-def _expand(base: Path, pattern: str, where: str) -> list[str]:
-    p = pattern if os.path.isabs(pattern) else str(base / pattern)
-    if any(ch in pattern for ch in "*?["):
-        hits = sorted(glob.glob(p))
-        if not hits:
-            raise InputFormatError(f"{where}: the pattern {pattern!r} matches no file")
-        return hits
-    return [p]
-
-
-def _names(paths: list[str], how: str, where: str) -> list[str] | None:
-    from irbench.engine.naming import file_stem
-
-    if how == "auto":
-        return None
-    if how == "file":
-        return [file_stem(p) for p in paths]
-    if how == "parent":
-        return [Path(p).parent.name for p in paths]
-    raise InputFormatError(f"{where}: run_names must be auto, file or parent (got {how!r})")
-
-
-def _latency(base: Path, d: Mapping[str, Any], where: str) -> dict[str, str] | None:
-    """A dataset's ``latency = { RUN = "file.csv" }`` table, paths relative to the spec."""
-    table = d.get("latency")
-    if table is None:
-        return None
-    if not isinstance(table, Mapping):
-        raise InputFormatError(
-            f"{where}: latency must be a table of run name = latency CSV, e.g. "
-            'latency = { BM25 = "bm25-latency.csv" }'
-        )
-    return {str(k): _expand(base, str(v), where)[0] for k, v in table.items()}
-
-
-def load_spec(path: str | os.PathLike[str]) -> tuple[list[DatasetSpec], dict[str, Any]]:
-    """Read a leaderboard spec (TOML); relative paths and globs are relative to its folder::
-
-    measures = ["nDCG@10", "AP(rel=2)"]
-    baseline = "BM25"
-    [datasets.dl19]
-    qrels = "trec-dl/qrels.dl19-passage.txt"     # a file, or a dataset id read_qrels knows
-    runs = ["runs/*/dl19.txt"]                   # paths or globs ...
-    run_names = "parent"                         # auto (file names, made unique), file or parent
-    label = "DL19"                               # optional: the name shown in tables
-    [datasets.arguana]
-    ignore_identical_ids = true                  # BEIR's protocol for ArguAna and Quora
-    group = "cqadupstack"                        # averaged with its group first (the
-                                                 # beir/cqadupstack/* ids are grouped anyway)
-    [datasets.dl20]
-    qrels = "trec-dl/qrels.dl20-passage.txt"
-    runs = { BM25 = "runs/bm25/dl20.txt", SPLADE = "runs/splade/dl20.txt" }  # ... or named
-    latency = { SPLADE = "latency/splade-dl20.csv" }  # optional: query_id,seconds per run
-    """
-    from irbench.report._toml import load
-
-    src = str(path)
-    data = load(path, "leaderboard spec")
-    base = Path(path).resolve().parent
-    unknown = set(data) - _SPEC_KEYS
-    if unknown:
-        raise InputFormatError(
-            f"unknown key(s) {sorted(unknown)}; expected {sorted(_SPEC_KEYS)}", path=src
-        )
-    datasets = data.get("datasets")
-    if not isinstance(datasets, Mapping) or not datasets:
-        raise InputFormatError(
-            "no [datasets.NAME] table", path=src, hint="see irbench leaderboard --help"
-        )
-    out = []
-    for name, d in datasets.items():
-        where = f"{src}: [datasets.{name}]"
-        if not isinstance(d, Mapping):
-            raise InputFormatError(f"{where} must be a table")
-        bad = set(d) - _DATASET_KEYS
-        if bad or "qrels" not in d or "runs" not in d:
-            raise InputFormatError(
-                f"{where} needs qrels and runs (optional: {', '.join(sorted(_DATASET_KEYS))}); "
-                f"got {sorted(d)}"
-            )
-        qrels = str(d["qrels"])
-        qpath = qrels if os.path.isabs(qrels) else str(base / qrels)
-        qrels_src: Any = qpath if os.path.exists(qpath) else qrels  # else: a dataset id
-        runs = d["runs"]
-        if isinstance(runs, Mapping):
-            paths = [_expand(base, str(v), where)[0] for v in runs.values()]
-            names: list[str] | None = [str(k) for k in runs]
-        elif isinstance(runs, list):
-            paths = [p for pat in runs for p in _expand(base, str(pat), where)]
-            names = _names(paths, str(d.get("run_names", "auto")), where)
-        else:
-            raise InputFormatError(f"{where}: runs must be a list of paths/globs or a table")
-        ident = d.get("ignore_identical_ids")
-        group, label = d.get("group"), d.get("label")
-        if ident is not None and not isinstance(ident, bool):
-            raise InputFormatError(f"{where}: ignore_identical_ids must be true or false")
-        if any(x is not None and not isinstance(x, str) for x in (group, label)):
-            raise InputFormatError(f"{where}: group and label must be strings")
-        out.append(
-            DatasetSpec(
-                str(name), qrels_src, paths, names, ident, group, label, _latency(base, d, where)
-            )
-        )
-    opts: dict[str, Any] = {k: data[k] for k in ("measures", "baseline", "baselines") if k in data}
-    for key in ("measures", "baselines"):
-        if isinstance(opts.get(key), str):
-            opts[key] = [opts[key]]
-    return out, opts

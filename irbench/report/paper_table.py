@@ -91,8 +91,7 @@ _DL = re.compile(r"^(?:trec[-_]?)?dl[-_]?(\d\d)(?:[-_].*)?$", re.IGNORECASE)
 def display_label(name: str) -> str:
     """Header of a dataset as papers write it: ``dl19``/``dl19-passage`` -> ``DL19``,
     ``cqadupstack`` -> ``CQADupStack``, ``average`` -> ``Avg.``; else the name itself."""
-    from irbench.report.average import CQADUPSTACK
-    from irbench.report.leaderboard import AVERAGE
+    from irbench.report.average import AVERAGE, CQADUPSTACK
 
     m = _DL.match(name)
     if m:
@@ -141,7 +140,7 @@ class PaperTable:
         rows["kind"] = rows["dataset"].map(self.frame.groupby("dataset")["kind"].first())
         self.columns.append(spec)
         self.frame = pd.concat([self.frame, rows], ignore_index=True)
-        self._mark_best()
+        self.mark_best()
 
     def annotate(self, annotation: Annotation) -> None:
         """Show ``annotation``'s text after every value."""
@@ -210,7 +209,7 @@ class PaperTable:
             )
         return " ".join(parts)
 
-    def _mark_best(self) -> None:
+    def mark_best(self) -> None:
         """``best``/``second`` per column over the systems, on the values as displayed (equal
         displayed values share the mark)."""
         import numpy as np

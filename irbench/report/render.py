@@ -319,7 +319,7 @@ def _check_cells(r: CheckRow) -> list[str]:
     return [r.dataset, r.run, r.measure, _f(r.expected), _f(r.actual), delta, r.status, r.detail]
 
 
-def _summary(res: CheckResult) -> str:
+def check_summary(res: CheckResult) -> str:
     counts: dict[str, int] = {}
     for r in res.rows:
         counts[r.status] = counts.get(r.status, 0) + 1
@@ -344,7 +344,7 @@ def print_check(res: CheckResult) -> None:
     console.print(table)
     for n in res.notes:
         console.print(n, style="yellow", markup=False, soft_wrap=True)
-    console.print(("[bold red]" if res.failed else "[green]") + _summary(res) + "[/]")
+    console.print(("[bold red]" if res.failed else "[green]") + check_summary(res) + "[/]")
 
 
 def _gh_escape(s: str, prop: bool = False) -> str:
@@ -373,14 +373,14 @@ def check_github(res: CheckResult) -> str:
         )
     for n in res.notes:
         out.append(f"::warning file={_gh_escape(res.baseline, True)}::{_gh_escape(n)}")
-    out.append(_summary(res))
+    out.append(check_summary(res))
     return "\n".join(out) + "\n"
 
 
 def check_markdown(res: CheckResult) -> str:
     """A step summary: verdict, table, and the queries behind each change."""
     icon = {"OK": "✅", "IMPROVED": "⬆️", "WITHIN TOLERANCE": "⚠️"}
-    out = [f"### {_summary(res)}", ""]
+    out = [f"### {check_summary(res)}", ""]
     rows = []
     for r in res.rows:
         cells = _check_cells(r)

@@ -24,6 +24,7 @@ __all__ = [
     "DatasetScores",
     "ScoredRun",
     "check_same_queries",
+    "dataset_name",
     "run_sha256",
     "score_dataset",
 ]
@@ -210,7 +211,7 @@ def score_dataset(
             s.ties = [replace(tr, run=n) for tr in s.ties]
     qsrc = _source(qrels)
     return DatasetScores(
-        name=name or _dataset_name(qsrc),
+        name=name or dataset_name(qsrc),
         qrels_source=qsrc,
         qrels_sha256=ev.qrels.fingerprint,
         measures=list(ev.measures),
@@ -220,7 +221,8 @@ def score_dataset(
     )
 
 
-def _dataset_name(source: str) -> str:
+def dataset_name(source: str) -> str:
+    """A dataset's name from its qrels file name (``qrels.dl19.txt.gz`` -> ``dl19``)."""
     stem = Path(source).name
     for suffix in (".gz", ".txt", ".tsv", ".qrels", ".parquet", ".jsonl"):
         stem = stem.removesuffix(suffix)

@@ -56,31 +56,24 @@ def _significance(
 ) -> dict[tuple[str, str, str, str], Any]:
     """``(dataset, run, measure, baseline) -> compare row``: per dataset and baseline, one
     :func:`compare_per_query` over the dataset's runs and measures, as ``irbench compare``."""
-    import pandas as pd
-
-    from irbench.engine.scores import results_table
-    from irbench.report.leaderboard import _resolve_baseline
-    from irbench.stats import compare_per_query
+    from irbench.report.leaderboard import compare_dataset, per_query_table, resolve_baseline
 
     out: dict[tuple[str, str, str, str], Any] = {}
     for ds in board.datasets:
         if len(ds.runs) < 2:
             continue
-        per_query = pd.concat(
-            [results_table(r.scores).to_pandas() for r in ds.runs], ignore_index=True
-        )
+        per_query = per_query_table(ds)
         for b in baselines:
-            base = _resolve_baseline(ds, b)
-            df = compare_per_query(
+            df = compare_dataset(
+                ds,
+                resolve_baseline(ds, b),
                 per_query,
-                baseline=base,
                 test=test,
                 correction=correction,
                 alpha=alpha,
                 permutations=permutations,
                 seed=seed,
-                queries="zeros" if ds.conditions.complete else "intersection",
-                family="all" if family == "all" else "measure",
+                family=family,
             )
             for r in df.itertuples(index=False):
                 out[(ds.name, r.run, r.measure, b)] = r
@@ -133,7 +126,7 @@ def build_table(
     import numpy as np
     import pandas as pd
 
-    from irbench.report.leaderboard import AVERAGE, _resolve_baseline, build_leaderboard
+    from irbench.report.leaderboard import AVERAGE, build_leaderboard, resolve_baseline
 
     if markers not in ("letters", "dagger"):
         raise InputFormatError(f"markers must be 'letters' or 'dagger' (got {markers!r})")
@@ -155,7 +148,7 @@ def build_table(
         judged=judged,
         bounds=bounds,
     )
-    baselines = [_resolve_baseline(board.datasets[0], b) for b in baselines]
+    baselines = [resolve_baseline(board.datasets[0], b) for b in baselines]
     sig = _significance(
         board,
         baselines,
@@ -245,7 +238,7 @@ def build_table(
         family=family,
         **style,
     )
-    t._mark_best()
+    t.mark_best()
     if judged or bounds:
         from irbench.report.unjudged import add_unjudged_to_table
 
@@ -298,8 +291,8 @@ def table(
     ...                   baselines="bm25")  # doctest: +SKIP
     >>> print(t.to_latex())  # doctest: +SKIP
     """
-    from irbench.report.leaderboard import DatasetSpec, load_spec
     from irbench.report.scoring import Conditions
+    from irbench.report.spec_file import datasets_from
 
     cond = Conditions(
         rel_level=rel_level,
@@ -308,22 +301,11 @@ def table(
         complete=complete,
         ignore_identical_ids=ignore_identical_ids,
     )
-    if spec is not None:
-        if qrels is not None or runs is not None:
-            raise InputFormatError("give qrels and runs, or a spec file, not both")
-        sets, opts = load_spec(spec)
-        measures = measures if measures is not None else opts.get("measures")
-        if baselines is None:
-            baselines = opts.get("baselines") or (
-                [opts["baseline"]] if opts.get("baseline") else None
-            )
-    else:
-        if qrels is None or runs is None:
-            raise InputFormatError("give qrels and runs, or a spec file")
-        run_list = [runs] if isinstance(runs, (str, os.PathLike)) else list(runs)
-        sets = [DatasetSpec(dataset, qrels, run_list, list(names) if names else None)]
-    if not measures:
-        raise InputFormatError("no measure given (for example -m nDCG@10)")
+    sets, measures, opts = datasets_from(
+        qrels, runs, measures, spec=spec, names=names, dataset=dataset
+    )
+    if baselines is None:
+        baselines = opts.get("baselines") or ([opts["baseline"]] if opts.get("baseline") else None)
     base = [baselines] if isinstance(baselines, str) else list(baselines or [])
     t = build_table(sets, measures, baselines=base, conditions=cond, **options)
     if std:

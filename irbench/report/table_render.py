@@ -1,4 +1,4 @@
-"""Renderers of a :class:`~irbench.report.table.PaperTable`: LaTeX (booktabs), Markdown, CSV
+"""Renderers of a :class:`~irbench.report.paper_table.PaperTable`: LaTeX (booktabs), Markdown, CSV
 (long or wide) and a self-contained HTML page. All share one cell model (:func:`cells`)."""
 
 from __future__ import annotations
@@ -7,12 +7,39 @@ import csv
 import html
 import io
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from irbench.report.paper_table import PaperTable
+__all__ = [
+    "Cell",
+    "TableView",
+    "cells",
+    "render_csv",
+    "render_html",
+    "render_latex",
+    "render_markdown",
+]
 
-__all__ = ["Cell", "cells", "render_csv", "render_html", "render_latex", "render_markdown"]
+
+class TableView(Protocol):
+    """What the renderers read of a table (:class:`irbench.report.paper_table.PaperTable`
+    provides it); named here so that the renderers do not import the table they render."""
+
+    frame: Any  # pandas DataFrame: dataset, run, measure, value, best, second, markers
+    systems: list[str]
+    labels: dict[str, str]
+    baselines: list[str]
+    markers: str
+    underline: bool
+    layout: str
+    annotations: list[Any]  # each has .text(table, row) -> str
+    caption: str | None
+    label: str | None
+
+    def spec(self, key: str) -> Any: ...  # the ColumnSpec of column kind *key*
+    def number(self, value: float, key: str) -> str: ...
+    def letter(self, baseline: str) -> str: ...
+    def grid(self) -> list[tuple[str, str]]: ...
+    def legend(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -26,8 +53,8 @@ class Cell:
     note: str = ""
 
 
-def cells(t: PaperTable) -> list[tuple[str, list[Cell]]]:
-    """``(row label, cells)`` per system, cells in :meth:`PaperTable.grid` order."""
+def cells(t: TableView) -> list[tuple[str, list[Cell]]]:
+    """``(row label, cells)`` per system, cells in :meth:`TableView.grid` order."""
     grid = t.grid()
     f = t.frame
     index = {(r["dataset"], r["run"], r["measure"]): r for _, r in f.iterrows()}
@@ -56,8 +83,8 @@ def cells(t: PaperTable) -> list[tuple[str, list[Cell]]]:
     return out
 
 
-def _headers(t: PaperTable) -> tuple[list[tuple[str, int]], list[str]]:
-    """Top header (text, span) and bottom header, per :attr:`PaperTable.layout`."""
+def _headers(t: TableView) -> tuple[list[tuple[str, int]], list[str]]:
+    """Top header (text, span) and bottom header, per :attr:`TableView.layout`."""
     grid = t.grid()
     if t.layout == "measure":
         top_keys = [t.spec(k).header for _, k in grid]
@@ -114,7 +141,7 @@ def _tex_cell(c: Cell) -> str:
     return s + tex(c.note)
 
 
-def render_latex(t: PaperTable, *, standalone: bool = False) -> str:
+def render_latex(t: TableView, *, standalone: bool = False) -> str:
     """A ``table`` float with a booktabs ``tabular``: dataset headers over ``\\cmidrule``s,
     ``\\textbf`` best, ``\\underline`` second, ``$^{a}$`` markers, the legend as caption.
     ``standalone``: a whole document (``article`` + ``booktabs``) that pdflatex compiles."""
@@ -169,7 +196,7 @@ def _md_cell(c: Cell) -> str:
     return s + _md(c.note)
 
 
-def render_markdown(t: PaperTable) -> str:
+def render_markdown(t: TableView) -> str:
     """A GitHub Markdown table (one header row, ``DL19 nDCG@10``) and the legend below."""
     grid = t.grid()
     if t.layout == "measure":
@@ -189,7 +216,7 @@ def render_markdown(t: PaperTable) -> str:
 # -------------------------------------------------------------------------------------- CSV
 
 
-def render_csv(t: PaperTable, *, wide: bool = False) -> str:
+def render_csv(t: TableView, *, wide: bool = False) -> str:
     """Long: the table's frame (one row per dataset, system and measure, with the marker
     decisions per baseline). Wide: one row per system, a value and a marker column per
     (dataset, measure)."""
@@ -243,7 +270,7 @@ def _html_cell(c: Cell) -> str:
     return s + html.escape(c.note)
 
 
-def render_html(t: PaperTable) -> str:
+def render_html(t: TableView) -> str:
     """A self-contained page (inline CSS, no script, no external resource)."""
     top, bottom = _headers(t)
     head1 = "".join(f'<th colspan="{span}" class="group">{html.escape(k)}</th>' for k, span in top)

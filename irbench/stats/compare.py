@@ -16,7 +16,15 @@ import numpy as np
 from irbench.errors import StatsError
 from irbench.stats._common import FloatArray, SeedLike, as_generator, check_alternative
 from irbench.stats.align import Aligned, QueryPolicy, align
-from irbench.stats.multiple import CORRECTIONS, adjust_pvalues
+from irbench.stats.methods import (
+    CI_METHODS,
+    CORRECTIONS,
+    INTERVALS,
+    SIGNIFICANCE_TESTS,
+    TESTS,
+    TestInput,
+)
+from irbench.stats.multiple import adjust_pvalues
 
 __all__ = [
     "COLUMNS",
@@ -26,18 +34,6 @@ __all__ = [
     "compare_per_query",
     "evaluate_per_query",
 ]
-
-Test = Literal["t", "wilcoxon", "sign", "randomization", "bootstrap", "tukey", "tukey-randomized"]
-TESTS: tuple[str, ...] = (
-    "t",
-    "wilcoxon",
-    "sign",
-    "randomization",
-    "bootstrap",
-    "tukey",
-    "tukey-randomized",
-)
-CI_METHODS = ("t", "percentile", "bca")
 
 #: Columns of the result, in order.
 COLUMNS = (
@@ -80,26 +76,16 @@ def _pairs(n_runs: int, baseline: int | None) -> list[tuple[int, int]]:
     return [(j, i) for i in range(n_runs) for j in range(i + 1, n_runs)]
 
 
-def compare_aligned(
-    data: Aligned,
-    *,
-    baseline: str | None = None,
-    test: str = "t",
-    correction: str = "holm",
-    alpha: float = 0.05,
-    permutations: int = 10_000,
-    seed: SeedLike = 0,
-    margin: float = 0.0,
-    alternative: str | None = None,
-    family: Literal["all", "measure"] = "all",
-    ci: str = "t",
-    power: float = 0.8,
-) -> Any:
-    """Compare aligned per-query values; see :func:`compare_per_query` for the parameters."""
-    import pandas as pd
-
-    from irbench.stats import bootstrap, effect, omnibus, paired, randomization
-
+def _check_options(
+    test: str,
+    correction: str,
+    ci: str,
+    family: str,
+    alpha: float,
+    margin: float,
+    alternative: str | None,
+) -> str:
+    """Validate the options of :func:`compare_aligned`; returns the alternative."""
     if test not in TESTS:
         raise StatsError(f"test must be one of {TESTS}, got {test!r}")
     if correction not in CORRECTIONS:
@@ -116,8 +102,71 @@ def compare_aligned(
         alternative = "greater" if margin > 0 else "two-sided"
     if margin > 0 and alternative != "greater":
         raise StatsError("a non-inferiority margin needs alternative='greater'")
-    if test.startswith("tukey") and (margin > 0 or alternative != "two-sided"):
+    if SIGNIFICANCE_TESTS[test].two_sided_only and (margin > 0 or alternative != "two-sided"):
         raise StatsError("Tukey HSD is two-sided only; use another test for non-inferiority")
+    return alternative
+
+
+def _interval(
+    d: FloatArray, ci: str, alpha: float, permutations: int, rng: np.random.Generator
+) -> tuple[FloatArray, Any, Any]:
+    """Mean difference and its ``ci`` interval (Student t, or bootstrap with ``rng``)."""
+    from irbench.stats import bootstrap, effect
+
+    mean_d, lo, hi = effect.t_interval(d, alpha)
+    bounds = INTERVALS[ci].bootstrap_bounds
+    if bounds is not None:
+        br = bootstrap.bootstrap_test(d, replicates=permutations, seed=rng, alpha=alpha)
+        lo, hi = getattr(br, bounds[0]), getattr(br, bounds[1])
+    return mean_d, lo, hi
+
+
+def _adjust(
+    p: FloatArray, correction: str, family: str, measures: list[str], scope: str
+) -> tuple[FloatArray, Any, Any]:
+    """Adjusted p-values over the family (every row, or each measure's column) with the
+    family's description and size per row."""
+    k_pairs, n_meas = p.shape
+    p_adj = np.empty_like(p)
+    fam = np.empty(p.shape, dtype=object)
+    fam_size = np.empty(p.shape, dtype=np.int64)
+    if family == "all":
+        p_adj[...] = adjust_pvalues(p, correction)
+        fam[...] = f"all {p.size} tests ({k_pairs} {scope} x {n_meas} measures)"
+        fam_size[...] = p.size
+    else:
+        for m in range(n_meas):  # loop over measures (families), not data
+            p_adj[:, m] = adjust_pvalues(p[:, m], correction)
+            fam[:, m] = f"{measures[m]}: {k_pairs} {scope}"
+            fam_size[:, m] = k_pairs
+    return p_adj, fam, fam_size
+
+
+def compare_aligned(
+    data: Aligned,
+    *,
+    baseline: str | None = None,
+    test: str = "t",
+    correction: str = "holm",
+    alpha: float = 0.05,
+    permutations: int = 10_000,
+    seed: SeedLike = 0,
+    margin: float = 0.0,
+    alternative: str | None = None,
+    family: Literal["all", "measure"] = "all",
+    ci: str = "t",
+    power: float = 0.8,
+) -> Any:
+    """Compare aligned per-query values; see :func:`compare_per_query` for the parameters.
+
+    Assembly only: the test is :data:`irbench.stats.methods.SIGNIFICANCE_TESTS` ``[test]``,
+    the interval :data:`~irbench.stats.methods.INTERVALS` ``[ci]``, the effect sizes those of
+    :mod:`irbench.stats.effect`, the correction :func:`adjust_pvalues`."""
+    import pandas as pd
+
+    from irbench.stats import effect
+
+    alternative = _check_options(test, correction, ci, family, alpha, margin, alternative)
     alt = check_alternative(alternative)
     values = data.values
     n_runs, n_meas, n = values.shape
@@ -134,86 +183,25 @@ def compare_aligned(
     ti = np.array([p[0] for p in pairs])
     bi = np.array([p[1] for p in pairs])
     d = values[ti] - values[bi]  # (K, M, n): run minus baseline
-    delta0 = -margin
     rng = as_generator(seed)
-    mc_se: FloatArray = np.zeros(d.shape[:-1])
-    detail = np.full(d.shape[:-1], test, dtype=object)
-    if test == "t":
-        r = paired.t_test(d, alternative=alt, delta0=delta0)
-        stat, p = r.statistic, r.p_value
-    elif test == "wilcoxon":
-        r = paired.wilcoxon_test(d, alternative=alt, delta0=delta0)
-        stat, p = r.statistic, r.p_value
-        detail = np.char.add("wilcoxon ", r.method).astype(object)
-    elif test == "sign":
-        r = paired.sign_test(d, alternative=alt, delta0=delta0)
-        stat, p = r.statistic, r.p_value
-    elif test == "randomization":
-        if delta0 == 0.0:  # one product with the system columns serves every pair
-            rr = randomization.randomization_test_pairs(
-                values, pairs, permutations=permutations, seed=rng, alternative=alt
-            )
-        else:
-            rr = randomization.randomization_test(
-                d, permutations=permutations, seed=rng, alternative=alt, delta0=delta0
-            )
-        stat, p, mc_se = rr.statistic, rr.p_value, rr.mc_se
-        kind = "exact" if rr.exact else "monte-carlo"
-        detail[...] = f"randomization {kind} B={rr.permutations}"
-    elif test == "bootstrap":
-        br = bootstrap.bootstrap_test(
-            d,
-            replicates=permutations,
-            seed=rng,
-            alpha=alpha,
-            alternative=alt,
-            delta0=delta0,
-        )
-        stat, p, mc_se = br.statistic, br.p_value, br.mc_se
-        detail[...] = f"bootstrap B={br.replicates}"
-    else:
-        x = np.moveaxis(values, 1, 0)  # (M, S, n)
-        if test == "tukey":
-            tr = omnibus.tukey_hsd(x, blocked=True)
-            detail[...] = "tukey hsd (system + query)"
-        else:
-            tr = omnibus.randomized_tukey_hsd(x, permutations=permutations, seed=rng)
-            detail[...] = f"randomized tukey hsd B={permutations}"
-        lookup = {pr: k for k, pr in enumerate(tr.pairs)}
-        kk = np.array([lookup[(min(a, b), max(a, b))] for a, b in pairs])
-        p = tr.p_value[:, kk].T  # (K, M)
-        stat = d.mean(axis=-1)
-        if test == "tukey-randomized":
-            mc_se = np.sqrt(p * (1 - p) / permutations)
+    outcome = SIGNIFICANCE_TESTS[test].run(
+        TestInput(values, pairs, d, alt, -margin, alpha, permutations, rng)
+    )
     # Untestable rows (every difference equal to the null value): no evidence, p = 1.
-    p = np.where(np.isnan(p), 1.0, p)
+    p = np.where(np.isnan(outcome.p_value), 1.0, outcome.p_value)
+    mc_se = np.zeros(d.shape[:-1]) if outcome.mc_se is None else outcome.mc_se
+    detail = np.empty(d.shape[:-1], dtype=object)
+    detail[...] = outcome.detail
 
-    mean_d, lo, hi = effect.t_interval(d, alpha)
-    if ci != "t":
-        br_ci = bootstrap.bootstrap_test(d, replicates=permutations, seed=rng, alpha=alpha)
-        if ci == "percentile":
-            lo, hi = br_ci.ci_percentile_low, br_ci.ci_percentile_high
-        else:
-            lo, hi = br_ci.ci_bca_low, br_ci.ci_bca_high
+    mean_d, lo, hi = _interval(d, ci, alpha, permutations, rng)
     dz = effect.cohens_dz(d)
     wins, ties, losses = effect.win_tie_loss(d)
     sd = d.std(axis=-1, ddof=1)
     mde = effect.minimum_detectable_effect(sd, n, alpha=alpha, power=power)
 
     k_pairs = len(pairs)
-    p_adj = np.empty_like(p)
-    fam = np.empty(p.shape, dtype=object)
-    fam_size = np.empty(p.shape, dtype=np.int64)
     scope = "baseline comparisons" if b_idx is not None else "pairs"
-    if family == "all":
-        p_adj[...] = adjust_pvalues(p, correction)
-        fam[...] = f"all {p.size} tests ({k_pairs} {scope} x {n_meas} measures)"
-        fam_size[...] = p.size
-    else:
-        for m in range(n_meas):  # loop over measures (families), not data
-            p_adj[:, m] = adjust_pvalues(p[:, m], correction)
-            fam[:, m] = f"{data.measures[m]}: {k_pairs} {scope}"
-            fam_size[:, m] = k_pairs
+    p_adj, fam, fam_size = _adjust(p, correction, family, list(data.measures), scope)
     means = values.mean(axis=-1)  # (S, M)
     rows = {
         "run": np.repeat([data.runs[i] for i in ti], n_meas),
@@ -226,7 +214,7 @@ def compare_aligned(
         "ci_low": np.asarray(lo).ravel(),
         "ci_high": np.asarray(hi).ravel(),
         "ci_method": np.full(p.size, ci, dtype=object),
-        "statistic": np.asarray(stat, dtype=np.float64).ravel(),
+        "statistic": np.asarray(outcome.statistic, dtype=np.float64).ravel(),
         "p_value": p.ravel(),
         "p_adjusted": p_adj.ravel(),
         "mc_se": np.asarray(mc_se, dtype=np.float64).ravel(),

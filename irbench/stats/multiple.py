@@ -23,11 +23,11 @@ import numpy.typing as npt
 
 from irbench.errors import StatsError
 from irbench.stats._common import FloatArray
+from irbench.stats.methods import CORRECTIONS
 
 __all__ = ["CORRECTIONS", "Correction", "adjust_pvalues"]
 
 Correction = Literal["bonferroni", "holm", "holm-sidak", "bh", "none"]
-CORRECTIONS: tuple[str, ...] = ("bonferroni", "holm", "holm-sidak", "bh", "none")
 _ALIASES = {"fdr_bh": "bh", "benjamini-hochberg": "bh", "sidak-holm": "holm-sidak"}
 
 
