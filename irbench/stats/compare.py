@@ -346,25 +346,23 @@ def evaluate_per_query(
     :func:`irbench.engine.naming.name_runs`'s rule (as ``irbench eval``). Measures are reported in canonical form (``nDCG@10``). ``engine``
     scores the runs (``"local"`` default, ``"dask"`` or an engine object).
     """
-    import pandas as pd
+    from irbench.engine.api import evaluate
 
-    from irbench.engine import Evaluator
-    from irbench.engine.api import evaluate_runs
-    from irbench.engine.scores import results_table
-
-    ev = Evaluator(
+    return evaluate(
         qrels,
+        runs,
         list(measures),
         rel_level=rel_level,
         judged_only=judged_only,
         max_results=max_results,
         complete=complete,
-        compat=compat,
         ignore_identical_ids=ignore_identical_ids,
+        per_query=True,
+        output="pandas",
+        engine=engine,
+        compat=compat,
+        names=names,
     )
-    scores = evaluate_runs(ev, runs, names, engine=engine)
-    tables = [results_table(s, per_query=True).to_pandas() for s in scores]
-    return pd.concat(tables, ignore_index=True)
 
 
 def compare(
