@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -54,22 +51,3 @@ def test_repeat_string() -> None:
     arr.validate(full=True)
     assert arr.to_pylist() == ["nDCG@10"] * 4
     assert repeat_string("x", 0).to_pylist() == []
-
-
-def test_eval_does_not_import_pandas(dl19_data) -> None:  # type: ignore[no-untyped-def]
-    """Importing pandas costs more than evaluating a DL-sized run; `irbench eval` avoids it."""
-    qrels = dl19_data / "trec-dl" / "qrels.dl19-passage.txt"
-    run = dl19_data / "runs-rank_llm" / "BM25" / "trec_results_dl19.txt"
-    script = (
-        "import sys\n"
-        "from irbench.cli.app import app\n"
-        f"sys.argv = ['irbench', 'eval', {str(qrels)!r}, {str(run)!r}, '-m', 'nDCG@10', '-m', 'AP',"
-        " '-q', '--format', 'tsv']\n"
-        "try:\n    app()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-        "print('PANDAS' if 'pandas' in sys.modules else 'NO-PANDAS')\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
-    ).stdout
-    assert "nDCG@10" in out
-    assert out.strip().endswith("NO-PANDAS")

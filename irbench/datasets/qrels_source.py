@@ -16,7 +16,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from irbench.datasets.registry import is_dataset_id, suggest
 from irbench.errors import MissingFileError
 from irbench.io import is_stdin
 from irbench.io import read_qrels as read_qrels_file
@@ -43,6 +42,8 @@ def qrels_for_id(name: str) -> pa.Table | None:
     A string close to a known id (``msmarco-passage/trec-dl-2019/judge``) raises
     :class:`~irbench.errors.MissingFileError` naming the file and the ids it may have meant.
     """
+    from irbench.datasets.registry import is_dataset_id, suggest
+
     if is_dataset_id(name):
         from irbench.datasets.dataset import load_dataset
 
