@@ -33,9 +33,9 @@ import pyarrow as pa
 from irbench._arrow import read_parquet
 from irbench._version import __version__
 from irbench.errors import RankerError, RunExistsError
+from irbench.io.latency import METADATA_SUFFIX, latency_path, write_latency
 from irbench.rankers.base import NULL_PROGRESS, Progress, file_sha256
 from irbench.rankers.timing import QueryTimes, timed_rerank, timed_retrieve
-from irbench.report.latency import METADATA_SUFFIX, latency_path, write_latency
 
 __all__ = [
     "METADATA_SUFFIX",

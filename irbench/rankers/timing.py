@@ -53,7 +53,7 @@ class QueryTimes:
 
     def metadata(self, file: str | None) -> dict[str, Any]:
         """The sidecar's ``latency`` section (summary plus where the per-query file is)."""
-        from irbench.report.latency import summarize
+        from irbench.io.latency import summarize
 
         stats = summarize(self.seconds, self.candidates, file or "")
         out: dict[str, Any] = {
