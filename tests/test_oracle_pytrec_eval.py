@@ -181,10 +181,10 @@ def test_scores_compare_as_float32() -> None:
     assert list(ten.aggregates.values()) == [1.0]  # 10.0: a scores higher, RR = 1
 
 
-def test_robust03_inexpc2_query_330() -> None:
+def test_robust03_inexpc2_query_330(shared_data: Path) -> None:
     """The issue's reproducer: trec_eval 9.0.8 and 10.0's ndcg on one Robust 2003 query."""
-    qrels = SHARED / "robust03-trectools" / "robust03_qrels.txt"
-    run = SHARED / "robust03-trectools" / "runs" / "input.InexpC2.gz"
+    qrels = shared_data / "robust03-trectools" / "robust03_qrels.txt"
+    run = shared_data / "robust03-trectools" / "runs" / "input.InexpC2.gz"
     values = {}
     for compat in ("9", "10"):
         scores = Evaluator(_bound(qrels), ["ndcg"], compat=compat).score(str(run))
