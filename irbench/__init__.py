@@ -10,9 +10,9 @@ Measure('nDCG@10')
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from irbench._lazy import lazy_exports
 from irbench._version import __version__
 
 _LAZY = {
@@ -66,14 +66,4 @@ if TYPE_CHECKING:
     from irbench.stats import compare
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'irbench' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__, globals())
